@@ -1,0 +1,201 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/faka-dev/faka"
+)
+
+const productColumns = `id, name, description, price, currency, delivery, reservation_ttl_ms,
+	min_quantity, max_quantity, active, created_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanProduct(row scanner) (*faka.Product, error) {
+	var p faka.Product
+	var ttl, created int64
+	var active int
+	if err := row.Scan(&p.ID, &p.Name, &p.Description, &p.Price, &p.Currency, &p.Delivery, &ttl,
+		&p.MinQuantity, &p.MaxQuantity, &active, &created); err != nil {
+		return nil, err
+	}
+	p.ReservationTTL = time.Duration(ttl) * time.Millisecond
+	p.Active = active != 0
+	p.CreatedAt = time.UnixMilli(created)
+	return &p, nil
+}
+
+// ProductCreate implements faka.Store.
+func (s *Store) ProductCreate(ctx context.Context, p *faka.Product, reusable *faka.SealedKey, stock int64) error {
+	if stock < 0 {
+		return faka.Errorf(faka.EInvalid, "stock must not be negative")
+	}
+	if !p.Delivery.Counted() && stock != 0 {
+		return faka.Errorf(faka.EInvalid, "card products get stock by importing keys")
+	}
+	var hash, ct []byte
+	if reusable != nil {
+		hash, ct = reusable.Hash, reusable.Ciphertext
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		now := s.nowMS()
+		res, err := tx.ExecContext(ctx, `INSERT INTO products (name, description, price, currency, delivery,
+			reservation_ttl_ms, min_quantity, max_quantity, active, reusable_hash, reusable_ciphertext,
+			stock_available, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+			p.Name, p.Description, p.Price, p.Currency, string(p.Delivery), p.ReservationTTL.Milliseconds(),
+			p.MinQuantity, p.MaxQuantity, boolInt(p.Active), hash, ct, stock, now)
+		if err != nil {
+			return fmt.Errorf("insert product: %w", err)
+		}
+		id, err := res.LastInsertId()
+		if err != nil {
+			return fmt.Errorf("product id: %w", err)
+		}
+		if stock > 0 {
+			if err := appendLedger(ctx, tx, id, 0, faka.LedgerImport, stock, 0, 0, 0, now); err != nil {
+				return err
+			}
+		}
+		p.ID = id
+		p.CreatedAt = time.UnixMilli(now)
+		return nil
+	})
+}
+
+// ProductGet implements faka.Store.
+func (s *Store) ProductGet(ctx context.Context, id int64) (*faka.Product, error) {
+	p, err := scanProduct(s.read.QueryRowContext(ctx, `SELECT `+productColumns+` FROM products WHERE id = ?`, id))
+	if err != nil {
+		return nil, translate(fmt.Errorf("product %d: %w", id, err))
+	}
+	return p, nil
+}
+
+// ProductList implements faka.Store.
+func (s *Store) ProductList(ctx context.Context, activeOnly bool) ([]*faka.Product, error) {
+	q := `SELECT ` + productColumns + ` FROM products`
+	if activeOnly {
+		q += ` WHERE active = 1`
+	}
+	rows, err := s.read.QueryContext(ctx, q+` ORDER BY id`)
+	if err != nil {
+		return nil, translate(fmt.Errorf("list products: %w", err))
+	}
+	defer rows.Close()
+	var out []*faka.Product
+	for rows.Next() {
+		p, err := scanProduct(rows)
+		if err != nil {
+			return nil, translate(fmt.Errorf("scan product: %w", err))
+		}
+		out = append(out, p)
+	}
+	return out, translate(rows.Err())
+}
+
+// ProductUpdate implements faka.Store.
+func (s *Store) ProductUpdate(ctx context.Context, p *faka.Product) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE products SET name = ?, description = ?, price = ?,
+			reservation_ttl_ms = ?, min_quantity = ?, max_quantity = ?, active = ? WHERE id = ?`,
+			p.Name, p.Description, p.Price, p.ReservationTTL.Milliseconds(), p.MinQuantity, p.MaxQuantity,
+			boolInt(p.Active), p.ID)
+		if err != nil {
+			return fmt.Errorf("update product %d: %w", p.ID, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return faka.Errorf(faka.ENotFound, "product %d not found", p.ID)
+		}
+		return nil
+	})
+}
+
+// loadDelivery returns a product's delivery kind inside a transaction.
+func loadDelivery(ctx context.Context, tx *sql.Tx, productID int64) (faka.Delivery, error) {
+	var d faka.Delivery
+	err := tx.QueryRowContext(ctx, `SELECT delivery FROM products WHERE id = ?`, productID).Scan(&d)
+	if err == sql.ErrNoRows {
+		return "", faka.Errorf(faka.ENotFound, "product %d not found", productID)
+	}
+	if err != nil {
+		return "", fmt.Errorf("product %d: %w", productID, err)
+	}
+	return d, nil
+}
+
+// stockQuery returns every product's live stock: card products from their
+// key rows, counted products from their columns. Imported is the sum.
+const stockQuery = `
+SELECT p.id,
+	CASE WHEN p.delivery = 'card' THEN COALESCE(k.a, 0) ELSE p.stock_available END,
+	CASE WHEN p.delivery = 'card' THEN COALESCE(k.r, 0) ELSE p.stock_reserved END,
+	CASE WHEN p.delivery = 'card' THEN COALESCE(k.s, 0) ELSE p.stock_sold END,
+	CASE WHEN p.delivery = 'card' THEN COALESCE(k.v, 0) ELSE p.stock_void END
+FROM products p LEFT JOIN (
+	SELECT product_id,
+		SUM(state = 0) AS a, SUM(state = 1) AS r, SUM(state = 2) AS s, SUM(state = 3) AS v
+	FROM card_keys GROUP BY product_id
+) k ON k.product_id = p.id`
+
+func scanStocks(rows *sql.Rows) ([]faka.Stock, error) {
+	defer rows.Close()
+	var out []faka.Stock
+	for rows.Next() {
+		var st faka.Stock
+		if err := rows.Scan(&st.ProductID, &st.Available, &st.Reserved, &st.Sold, &st.Void); err != nil {
+			return nil, fmt.Errorf("scan stock: %w", err)
+		}
+		st.Imported = st.Available + st.Reserved + st.Sold + st.Void
+		out = append(out, st)
+	}
+	return out, rows.Err()
+}
+
+// StockList implements faka.Store.
+func (s *Store) StockList(ctx context.Context) ([]faka.Stock, error) {
+	rows, err := s.read.QueryContext(ctx, stockQuery+` ORDER BY p.id`)
+	if err != nil {
+		return nil, translate(fmt.Errorf("stock: %w", err))
+	}
+	out, err := scanStocks(rows)
+	return out, translate(err)
+}
+
+// StockGet implements faka.Store. The card branch counts one product's
+// keys through the partial and order indexes rather than the whole table.
+func (s *Store) StockGet(ctx context.Context, productID int64) (faka.Stock, error) {
+	var d faka.Delivery
+	row := s.read.QueryRowContext(ctx, `SELECT delivery, stock_available, stock_reserved, stock_sold, stock_void
+		FROM products WHERE id = ?`, productID)
+	st := faka.Stock{ProductID: productID}
+	if err := row.Scan(&d, &st.Available, &st.Reserved, &st.Sold, &st.Void); err != nil {
+		return st, translate(fmt.Errorf("stock of product %d: %w", productID, err))
+	}
+	if d == faka.DeliveryCard {
+		err := s.read.QueryRowContext(ctx, `SELECT COALESCE(SUM(state = 0), 0), COALESCE(SUM(state = 1), 0),
+			COALESCE(SUM(state = 2), 0), COALESCE(SUM(state = 3), 0) FROM card_keys WHERE product_id = ?`,
+			productID).Scan(&st.Available, &st.Reserved, &st.Sold, &st.Void)
+		if err != nil {
+			return st, translate(fmt.Errorf("stock of product %d: %w", productID, err))
+		}
+	}
+	st.Imported = st.Available + st.Reserved + st.Sold + st.Void
+	return st, nil
+}
+
+// appendLedger writes one ledger movement.
+func appendLedger(ctx context.Context, tx *sql.Tx, productID, orderID int64, event string, dAvail, dRes, dSold, dVoid int64, now int64) error {
+	var oid sql.NullInt64
+	if orderID != 0 {
+		oid = sql.NullInt64{Int64: orderID, Valid: true}
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO ledger (product_id, order_id, event, d_available, d_reserved,
+		d_sold, d_void, created_at) VALUES (?,?,?,?,?,?,?,?)`, productID, oid, event, dAvail, dRes, dSold, dVoid, now)
+	if err != nil {
+		return fmt.Errorf("ledger %s for product %d: %w", event, productID, err)
+	}
+	return nil
+}
