@@ -63,6 +63,13 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("sqlite: create data directory: %w", err)
 		}
 	}
+	// The database holds buyers' emails and (encrypted) keys: private to
+	// its owner. SQLite gives the WAL and shm files the same mode.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	} else {
+		f.Close()
+	}
 	pragmas := url.Values{}
 	pragmas.Add("_pragma", "busy_timeout(10000)")
 	pragmas.Add("_pragma", "journal_mode(WAL)")

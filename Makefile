@@ -1,0 +1,33 @@
+# faka — make help lists the targets.
+GO       ?= go
+FUZZTIME ?= 10s
+
+.PHONY: help run test test-race test-short fuzz lint bench build ci
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+run: ## run the store with sample data on the embedded database
+	$(GO) run ./cmd/faka serve --demo
+
+build: ## build ./faka
+	$(GO) build -o faka ./cmd/faka
+
+test: ## run every test with the race detector (what CI runs)
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+test-short: ## quick tests without the race detector
+	$(GO) test -short -count=1 ./...
+
+fuzz: ## run each fuzz target briefly (FUZZTIME=10s)
+	$(GO) test -run '^$$' -fuzz '^FuzzParseKeys$$' -fuzztime $(FUZZTIME) ./engine/
+	$(GO) test -run '^$$' -fuzz '^FuzzSandboxNotification$$' -fuzztime $(FUZZTIME) ./payment/sandbox/
+
+lint: ## gofmt and go vet
+	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
+	$(GO) vet ./...
+
+bench: ## micro-benchmarks of the engine and store
+	$(GO) test -run '^$$' -bench . -benchmem ./engine/ ./sqlite/
+
+ci: lint test fuzz ## everything CI runs

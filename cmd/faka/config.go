@@ -1,0 +1,100 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Config is the start-up configuration (DESIGN.md §8): flags win over the
+// environment, which wins over the defaults.
+type Config struct {
+	Addr           string
+	DataDir        string
+	DatabaseURL    string
+	RedisURL       string
+	MasterKeyFile  string
+	AdminToken     string
+	SandboxSecret  string
+	PublicURL      string
+	OrderRate      int
+	TrustedProxies []netip.Prefix
+	Demo           bool
+}
+
+// DefaultOrderRate is the per-IP order creations per minute when
+// FAKA_ORDER_RATE is unset: generous for people, tight for scripts.
+const DefaultOrderRate = 60
+
+// configFlags registers the shared flags on fs, with defaults taken from
+// getenv, and returns a func that finishes the Config after fs.Parse.
+func configFlags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() error) {
+	env := func(k, def string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return def
+	}
+	c := &Config{}
+	var rate, proxies string
+	fs.StringVar(&c.Addr, "addr", env("FAKA_ADDR", "127.0.0.1:8080"), "listen address (FAKA_ADDR)")
+	fs.StringVar(&c.DataDir, "data-dir", env("FAKA_DATA_DIR", "./data"), "directory of the embedded database and the generated master key (FAKA_DATA_DIR)")
+	fs.StringVar(&c.DatabaseURL, "database-url", env("FAKA_DATABASE_URL", ""), "empty for the embedded SQLite database (FAKA_DATABASE_URL)")
+	fs.StringVar(&c.RedisURL, "redis-url", env("FAKA_REDIS_URL", ""), "redis://… for a shared admission gate (FAKA_REDIS_URL)")
+	fs.StringVar(&c.MasterKeyFile, "master-key-file", env("FAKA_MASTER_KEY_FILE", ""), "file of the key that encrypts card keys; default $FAKA_DATA_DIR/master.key (FAKA_MASTER_KEY_FILE)")
+	fs.StringVar(&c.PublicURL, "public-url", env("FAKA_PUBLIC_URL", ""), "base of pay, notify and return URLs; default http://$FAKA_ADDR (FAKA_PUBLIC_URL)")
+	fs.StringVar(&rate, "order-rate", env("FAKA_ORDER_RATE", strconv.Itoa(DefaultOrderRate)), "order creations per minute per client IP; 0 = unlimited (FAKA_ORDER_RATE)")
+	fs.StringVar(&proxies, "trusted-proxies", env("FAKA_TRUSTED_PROXIES", ""), "comma-separated CIDRs whose X-Forwarded-For is believed (FAKA_TRUSTED_PROXIES)")
+	// Secrets come from the environment only: flags show up in ps.
+	c.AdminToken = getenv("FAKA_ADMIN_TOKEN")
+	c.SandboxSecret = getenv("FAKA_SANDBOX_SECRET")
+	finish := func() error {
+		n, err := strconv.Atoi(strings.TrimSpace(rate))
+		if err != nil || n < 0 {
+			return fmt.Errorf("FAKA_ORDER_RATE / -order-rate must be a whole number ≥ 0, got %q", rate)
+		}
+		c.OrderRate = n
+		for _, s := range strings.Split(proxies, ",") {
+			if s = strings.TrimSpace(s); s == "" {
+				continue
+			}
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				a, aerr := netip.ParseAddr(s)
+				if aerr != nil {
+					return fmt.Errorf("FAKA_TRUSTED_PROXIES: %q is not a CIDR: %w", s, err)
+				}
+				p = netip.PrefixFrom(a, a.BitLen())
+			}
+			c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+		}
+		if c.MasterKeyFile == "" {
+			c.MasterKeyFile = filepath.Join(c.DataDir, "master.key")
+		}
+		if c.PublicURL == "" {
+			c.PublicURL = "http://" + c.Addr
+		}
+		c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+		if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "sqlite:") {
+			return errors.New("FAKA_DATABASE_URL: only the embedded SQLite store is built so far; leave it empty (PostgreSQL support is tracked in the scale-out issue)")
+		}
+		if c.RedisURL != "" {
+			return errors.New("FAKA_REDIS_URL: the Redis admission gate is not built yet; leave it empty (tracked in the scale-out issue)")
+		}
+		return nil
+	}
+	return c, finish
+}
+
+// dbPath is the SQLite file: sqlite:PATH from FAKA_DATABASE_URL, or
+// faka.db in the data directory.
+func (c *Config) dbPath() string {
+	if p, ok := strings.CutPrefix(c.DatabaseURL, "sqlite:"); ok && p != "" {
+		return p
+	}
+	return filepath.Join(c.DataDir, "faka.db")
+}
