@@ -15,37 +15,47 @@ import (
 const overdueGrace = time.Minute
 
 // violationQueries find broken invariants of key ownership, order contents
-// and payments. Each row is (order_no, message).
+// and payments. Each row is (product_id, order_no, message).
 var violationQueries = []struct{ code, query string }{
-	{"reserved_key_not_pending", `SELECT o.order_no, 'a reserved key belongs to an order in state ' || o.status
+	{"reserved_key_not_pending", `SELECT o.product_id, o.order_no, 'a reserved key belongs to an order in state ' || o.status
 		FROM card_keys k JOIN orders o ON o.id = k.order_id WHERE k.state = 1 AND o.status <> 'pending'`},
-	{"sold_key_not_delivered", `SELECT o.order_no, 'a sold key belongs to an order in state ' || o.status
+	{"sold_key_not_delivered", `SELECT o.product_id, o.order_no, 'a sold key belongs to an order in state ' || o.status
 		FROM card_keys k JOIN orders o ON o.id = k.order_id WHERE k.state = 2 AND o.status <> 'delivered'`},
-	{"void_key_not_refunded", `SELECT o.order_no, 'a voided key belongs to an order in state ' || o.status
+	{"void_key_not_refunded", `SELECT o.product_id, o.order_no, 'a voided key belongs to an order in state ' || o.status
 		FROM card_keys k JOIN orders o ON o.id = k.order_id WHERE k.state = 3 AND o.status <> 'refunded'`},
-	{"key_of_other_product", `SELECT o.order_no, 'the order holds a key of another product'
+	{"key_of_other_product", `SELECT o.product_id, o.order_no, 'the order holds a key of another product'
 		FROM card_keys k JOIN orders o ON o.id = k.order_id WHERE k.product_id <> o.product_id`},
-	{"delivered_wrong_count", `SELECT o.order_no, 'delivered with ' || (SELECT COUNT(*) FROM card_keys k
+	{"delivered_wrong_count", `SELECT o.product_id, o.order_no, 'delivered with ' || (SELECT COUNT(*) FROM card_keys k
 		WHERE k.order_id = o.id AND k.state = 2) || ' sold keys for quantity ' || o.quantity
 		FROM orders o JOIN products p ON p.id = o.product_id WHERE p.delivery = 'card' AND o.status = 'delivered'
 		AND (SELECT COUNT(*) FROM card_keys k WHERE k.order_id = o.id AND k.state = 2) <> o.quantity`},
-	{"pending_wrong_count", `SELECT o.order_no, 'pending with ' || (SELECT COUNT(*) FROM card_keys k
+	{"pending_wrong_count", `SELECT o.product_id, o.order_no, 'pending with ' || (SELECT COUNT(*) FROM card_keys k
 		WHERE k.order_id = o.id AND k.state = 1) || ' reserved keys for quantity ' || o.quantity
 		FROM orders o JOIN products p ON p.id = o.product_id WHERE p.delivery = 'card' AND o.status = 'pending'
 		AND (SELECT COUNT(*) FROM card_keys k WHERE k.order_id = o.id AND k.state = 1) <> o.quantity`},
-	{"paid_without_payment", `SELECT o.order_no, 'paid order (' || o.status || ') has ' ||
+	{"paid_without_payment", `SELECT o.product_id, o.order_no, 'paid order (' || o.status || ') has ' ||
 		(SELECT COUNT(*) FROM payments y WHERE y.order_id = o.id AND y.outcome <> 'extra') || ' applied payments'
 		FROM orders o WHERE o.status IN ('paid', 'delivered', 'paid_awaiting_stock', 'refunded')
 		AND (SELECT COUNT(*) FROM payments y WHERE y.order_id = o.id AND y.outcome <> 'extra') <> 1`},
-	{"unpaid_with_payment", `SELECT o.order_no, 'order in state ' || o.status || ' has an applied payment'
+	{"unpaid_with_payment", `SELECT o.product_id, o.order_no, 'order in state ' || o.status || ' has an applied payment'
 		FROM orders o WHERE o.status IN ('pending', 'expired', 'cancelled')
 		AND EXISTS (SELECT 1 FROM payments y WHERE y.order_id = o.id)`},
-	{"payment_amount_mismatch", `SELECT o.order_no, 'payment ' || y.gateway || '/' || y.trade_no || ' of ' ||
+	{"payment_amount_mismatch", `SELECT o.product_id, o.order_no, 'payment ' || y.gateway || '/' || y.trade_no || ' of ' ||
 		y.amount || ' ' || y.currency || ' for an order of ' || o.amount || ' ' || o.currency
 		FROM payments y JOIN orders o ON o.id = y.order_id WHERE y.amount <> o.amount OR y.currency <> o.currency`},
-	{"reservation_overdue", `SELECT o.order_no, 'pending ' || ((?1 - o.reserved_until) / 1000) ||
+	{"reservation_overdue", `SELECT o.product_id, o.order_no, 'pending ' || ((?1 - o.reserved_until) / 1000) ||
 		' s past its reservation: is the expiry sweeper running?'
 		FROM orders o WHERE o.status = 'pending' AND o.reserved_until < ?1 - ?2`},
+	// Counted products keep no key rows: their reserved and sold units
+	// must match the orders that hold them.
+	{"counted_reserved_mismatch", `SELECT p.id, '', p.stock_reserved || ' units reserved, pending orders hold ' || h.n
+		FROM products p JOIN (SELECT p2.id AS pid, COALESCE(SUM(o.quantity), 0) AS n FROM products p2
+			LEFT JOIN orders o ON o.product_id = p2.id AND o.status = 'pending' GROUP BY p2.id) h ON h.pid = p.id
+		WHERE p.delivery <> 'card' AND p.stock_reserved <> h.n`},
+	{"counted_sold_mismatch", `SELECT p.id, '', p.stock_sold || ' units sold, paid and delivered orders hold ' || h.n
+		FROM products p JOIN (SELECT p2.id AS pid, COALESCE(SUM(o.quantity), 0) AS n FROM products p2
+			LEFT JOIN orders o ON o.product_id = p2.id AND o.status IN ('paid', 'delivered') GROUP BY p2.id) h ON h.pid = p.id
+		WHERE p.delivery <> 'card' AND p.stock_sold <> h.n`},
 }
 
 // Reconcile implements faka.Store.
@@ -100,7 +110,7 @@ func queryViolations(ctx context.Context, tx *sql.Tx, code, q string, args ...an
 	var out []faka.Violation
 	for rows.Next() {
 		v := faka.Violation{Code: code}
-		if err := rows.Scan(&v.OrderNo, &v.Message); err != nil {
+		if err := rows.Scan(&v.ProductID, &v.OrderNo, &v.Message); err != nil {
 			return nil, fmt.Errorf("check %s: %w", code, err)
 		}
 		out = append(out, v)
