@@ -268,7 +268,7 @@ func (s *Store) OrderCancel(ctx context.Context, orderNo string) (*faka.Order, [
 			return err
 		}
 		if o.Status != faka.StatusPending {
-			return faka.Transition(o.Status, faka.StatusCancelled)
+			return faka.Errorf(faka.EInvalidState, "only a pending order can be cancelled; this one is %s", o.Status)
 		}
 		out, err = releaseAll(ctx, tx, []*faka.Order{o}, faka.StatusCancelled, s.nowMS())
 		o.Status = faka.StatusCancelled
@@ -328,7 +328,7 @@ func (s *Store) OrderDeliverManual(ctx context.Context, orderNo string, note str
 			return faka.Errorf(faka.EInvalid, "only manual-delivery orders are delivered by hand")
 		}
 		if o.Status != faka.StatusPaid {
-			return faka.Transition(o.Status, faka.StatusDelivered)
+			return faka.Errorf(faka.EInvalidState, "only a paid manual order can be delivered; this one is %s", o.Status)
 		}
 		now := s.nowMS()
 		if err := setStatus(ctx, tx, o.ID, faka.StatusPaid, faka.StatusDelivered, now); err != nil {

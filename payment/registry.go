@@ -1,0 +1,106 @@
+package payment
+
+import (
+	"sync"
+
+	"github.com/faka-dev/faka"
+)
+
+// MaxNameLength is the longest gateway name.
+const MaxNameLength = 32
+
+// Registry holds the enabled gateways by name. It is safe for concurrent
+// use, so gateways may be enabled while the server runs.
+type Registry struct {
+	mu    sync.RWMutex
+	byKey map[string]Gateway
+	names []string // registration order
+	def   string
+}
+
+// NewRegistry returns a registry holding gws, in order; the first is the
+// default.
+func NewRegistry(gws ...Gateway) (*Registry, error) {
+	r := &Registry{byKey: make(map[string]Gateway)}
+	for _, g := range gws {
+		if err := r.Register(g); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// Register enables g. The first gateway registered becomes the default.
+// A name, once registered, names the same gateway for the registry's
+// life (the server caches its pages by name). A name that is malformed is an EInvalid error; one already taken is an
+// EConflict error.
+func (r *Registry) Register(g Gateway) error {
+	if g == nil {
+		return faka.Errorf(faka.EInvalid, "payment: nil gateway")
+	}
+	name := g.Name()
+	if !ValidName(name) {
+		return faka.Errorf(faka.EInvalid, "payment: gateway name %q must be 1 to %d lower-case letters, digits, '-' or '_'", name, MaxNameLength)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.byKey[name]; ok {
+		return faka.Errorf(faka.EConflict, "payment: gateway %q is already registered", name)
+	}
+	r.byKey[name] = g
+	r.names = append(r.names, name)
+	if r.def == "" {
+		r.def = name
+	}
+	return nil
+}
+
+// Get returns the enabled gateway called name.
+func (r *Registry) Get(name string) (Gateway, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	g, ok := r.byKey[name]
+	return g, ok
+}
+
+// Names returns the names of the enabled gateways in registration order.
+func (r *Registry) Names() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return append([]string(nil), r.names...)
+}
+
+// Default returns the gateway used when an order names none, and false
+// when no gateway is enabled.
+func (r *Registry) Default() (Gateway, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	g, ok := r.byKey[r.def]
+	return g, ok
+}
+
+// SetDefault makes the enabled gateway called name the default. An unknown
+// name is an ENotFound error.
+func (r *Registry) SetDefault(name string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.byKey[name]; !ok {
+		return faka.Errorf(faka.ENotFound, "payment: no gateway %q is enabled", name)
+	}
+	r.def = name
+	return nil
+}
+
+// ValidName reports whether name may name a gateway.
+func ValidName(name string) bool {
+	if name == "" || len(name) > MaxNameLength {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,75 @@
+package payment_test
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"testing"
+
+	"github.com/faka-dev/faka"
+	"github.com/faka-dev/faka/payment"
+)
+
+// stub is a gateway that does nothing.
+type stub struct{ name string }
+
+func (s stub) Name() string { return s.name }
+func (s stub) PayURL(context.Context, *faka.Order, string) (string, error) {
+	return "https://pay.example/" + s.name, nil
+}
+func (s stub) ParseNotification(*http.Request, []byte) (faka.Notification, error) {
+	return faka.Notification{}, faka.Errorf(faka.EUnauthorized, "stub")
+}
+func (s stub) Acknowledge(http.ResponseWriter)   {}
+func (s stub) Reject(http.ResponseWriter, error) {}
+
+func TestRegistry(t *testing.T) {
+	t.Parallel()
+	r, err := payment.NewRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := r.Default(); ok {
+		t.Fatal("an empty registry has a default")
+	}
+	for _, name := range []string{"epay", "usdt", "wechat_pay"} {
+		if err := r.Register(stub{name}); err != nil {
+			t.Fatalf("register %s: %v", name, err)
+		}
+	}
+	if got := r.Names(); !slices.Equal(got, []string{"epay", "usdt", "wechat_pay"}) {
+		t.Fatalf("names %v", got)
+	}
+	if g, ok := r.Default(); !ok || g.Name() != "epay" {
+		t.Fatalf("default %v %v, want the first registered", g, ok)
+	}
+	if err := r.SetDefault("usdt"); err != nil {
+		t.Fatal(err)
+	}
+	if g, _ := r.Default(); g.Name() != "usdt" {
+		t.Fatalf("default %s after SetDefault", g.Name())
+	}
+	if err := r.SetDefault("nope"); faka.ErrorCode(err) != faka.ENotFound {
+		t.Fatalf("SetDefault(unknown) = %v", err)
+	}
+	if g, ok := r.Get("wechat_pay"); !ok || g.Name() != "wechat_pay" {
+		t.Fatal("Get wechat_pay")
+	}
+	if _, ok := r.Get("alipay"); ok {
+		t.Fatal("Get of an unregistered gateway")
+	}
+	if err := r.Register(stub{"epay"}); faka.ErrorCode(err) != faka.EConflict {
+		t.Fatalf("duplicate name: %v", err)
+	}
+	for _, bad := range []string{"", "Sandbox", "pay/x", "a b", "ünï", "x23456789012345678901234567890123"} {
+		if err := r.Register(stub{bad}); faka.ErrorCode(err) != faka.EInvalid {
+			t.Fatalf("name %q: %v", bad, err)
+		}
+	}
+	if err := r.Register(nil); faka.ErrorCode(err) != faka.EInvalid {
+		t.Fatalf("nil gateway: %v", err)
+	}
+	if _, err := payment.NewRegistry(stub{"a"}, stub{"a"}); err == nil {
+		t.Fatal("NewRegistry with a duplicate succeeded")
+	}
+}

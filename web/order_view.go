@@ -1,0 +1,145 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+
+	"github.com/faka-dev/faka"
+)
+
+// orderURL is where a buyer sees an order. It is the one place to change
+// when the storefront gets an order page.
+func (s *Server) orderURL(orderNo, token string) string {
+	return s.cfg.PublicURL + "/api/v1/orders/" + url.PathEscape(orderNo) + "?token=" + url.QueryEscape(token)
+}
+
+// orderFor returns the order named in the path for the admin or for the
+// buyer holding its token. No token is 401; a wrong token and an unknown
+// order are the same 404, so order numbers cannot be enumerated.
+func (s *Server) orderFor(r *http.Request) (o *faka.Order, token string, admin bool, err error) {
+	orderNo := r.PathValue("order_no")
+	if s.isAdmin(r) {
+		o, err = s.engine.Order(r.Context(), orderNo)
+		return o, "", true, err
+	}
+	token = buyerToken(r)
+	if token == "" {
+		return nil, "", false, faka.Errorf(faka.EUnauthorized, "send the order token as X-Order-Token or ?token=")
+	}
+	o, err = s.engine.OrderForBuyer(r.Context(), orderNo, token)
+	if faka.ErrorCode(err) == faka.ENotFound {
+		err = errNoOrder
+	}
+	return o, token, false, err
+}
+
+// errNoOrder is the one answer for an unknown order and a wrong token.
+var errNoOrder = &faka.Error{Code: faka.ENotFound, Message: "No such order, or the token does not match."}
+
+// getOrder serves GET /api/v1/orders/{order_no}.
+func (s *Server) getOrder(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	o, token, _, err := s.orderFor(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeOrder(w, r, http.StatusOK, o, token)
+}
+
+// cancelOrder serves POST /api/v1/orders/{order_no}/cancel for the buyer
+// or the admin: a pending order gives its stock back.
+func (s *Server) cancelOrder(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	o, token, _, err := s.orderFor(r)
+	if err == nil {
+		o, err = s.engine.CancelOrder(r.Context(), o.OrderNo)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeOrder(w, r, http.StatusOK, o, token)
+}
+
+// refundOrder serves POST /api/v1/orders/{order_no}/refund (admin). The
+// money goes back through the gateway's console; this voids the keys.
+func (s *Server) refundOrder(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	o, err := s.engine.RefundOrder(r.Context(), r.PathValue("order_no"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeOrder(w, r, http.StatusOK, o, "")
+}
+
+// deliverOrder serves POST /api/v1/orders/{order_no}/deliver {"note": …}
+// (admin): the merchant fulfils a paid manual order.
+func (s *Server) deliverOrder(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	var req struct {
+		Note string `json:"note"`
+	}
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	o, err := s.engine.DeliverManual(r.Context(), r.PathValue("order_no"), req.Note)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeOrder(w, r, http.StatusOK, o, "")
+}
+
+// writeOrder writes o with its keys once delivered (for a manual order,
+// the merchant's note). The buyer of a pending order also gets the pay
+// URL back.
+func (s *Server) writeOrder(w http.ResponseWriter, r *http.Request, status int, o *faka.Order, token string) {
+	out := orderJSON{
+		OrderNo:     o.OrderNo,
+		Status:      o.Status,
+		ProductID:   o.ProductID,
+		Quantity:    o.Quantity,
+		Amount:      o.Amount,
+		Currency:    o.Currency,
+		Email:       o.Email,
+		Gateway:     o.Gateway,
+		CreatedAt:   timeString(o.CreatedAt),
+		ExpiresAt:   timeString(o.ReservedUntil),
+		PaidAt:      timeString(o.PaidAt),
+		DeliveredAt: timeString(o.DeliveredAt),
+		Keys:        []string{},
+	}
+	if o.Status == faka.StatusDelivered {
+		keys, err := s.engine.OrderKeys(r.Context(), o)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if keys != nil {
+			out.Keys = keys
+		}
+	}
+	if o.Status == faka.StatusPending && token != "" {
+		out.PayURL = s.payURL(r.Context(), o, token)
+	}
+	writeJSON(w, status, out)
+}
+
+// payURL returns the pay URL of a pending order, or "" when its gateway
+// is gone or failing; the order view works without it.
+func (s *Server) payURL(ctx context.Context, o *faka.Order, token string) string {
+	gw, ok := s.gateways.Get(o.Gateway)
+	if !ok {
+		return ""
+	}
+	u, err := gw.PayURL(ctx, o, token)
+	if err != nil {
+		s.log.Warn("web: pay URL", "gateway", o.Gateway, "order_no", o.OrderNo, "err", err)
+		return ""
+	}
+	return u
+}

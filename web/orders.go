@@ -1,0 +1,224 @@
+package web
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/faka-dev/faka"
+	"github.com/faka-dev/faka/engine"
+	"github.com/faka-dev/faka/payment"
+)
+
+// Order request limits.
+const (
+	maxIdempotencyKey = 255
+	maxQueryPassword  = 128
+)
+
+// orderRequest is the body of POST /api/v1/orders.
+type orderRequest struct {
+	ProductID     int64  `json:"product_id"`
+	Quantity      int64  `json:"quantity"`
+	Email         string `json:"email"`
+	Gateway       string `json:"gateway"`
+	QueryPassword string `json:"query_password"`
+}
+
+// createdJSON is the 201 body of POST /api/v1/orders; a replay with the
+// same Idempotency-Key gets the same body.
+type createdJSON struct {
+	OrderNo   string           `json:"order_no"`
+	Token     string           `json:"token"`
+	Status    faka.OrderStatus `json:"status"`
+	ProductID int64            `json:"product_id"`
+	Quantity  int              `json:"quantity"`
+	Amount    int64            `json:"amount"`
+	Currency  string           `json:"currency"`
+	ExpiresAt string           `json:"expires_at"`
+	PayURL    string           `json:"pay_url"`
+}
+
+// orderJSON is an order as its buyer or the admin sees it.
+type orderJSON struct {
+	OrderNo     string           `json:"order_no"`
+	Status      faka.OrderStatus `json:"status"`
+	ProductID   int64            `json:"product_id"`
+	Quantity    int              `json:"quantity"`
+	Amount      int64            `json:"amount"`
+	Currency    string           `json:"currency"`
+	Email       string           `json:"email,omitempty"`
+	Gateway     string           `json:"gateway,omitempty"`
+	CreatedAt   string           `json:"created_at,omitempty"`
+	ExpiresAt   string           `json:"expires_at,omitempty"`
+	PaidAt      string           `json:"paid_at,omitempty"`
+	DeliveredAt string           `json:"delivered_at,omitempty"`
+	PayURL      string           `json:"pay_url,omitempty"`
+	Keys        []string         `json:"keys"`
+}
+
+// createOrder serves POST /api/v1/orders: rate limits, then validation,
+// then the engine's reservation. An unknown or inactive product_id is 422
+// invalid, like any other unacceptable field of the body.
+func (s *Server) createOrder(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	if wait, ok := s.ipLimit.allow(s.clientKey(r)); !ok {
+		s.rateLimited(w, r, wait, "too many orders from your network")
+		return
+	}
+	req, gw, err := s.readOrder(w, r)
+	if err == nil {
+		if wait, ok := s.mailLim.allow(strings.ToLower(req.Email)); !ok {
+			s.rateLimited(w, r, wait, "too many orders for this email address")
+			return
+		}
+	}
+	var res *engine.Reservation
+	if err == nil {
+		start := time.Now()
+		res, err = s.engine.Reserve(r.Context(), req)
+		s.metrics.reserveSeconds.Observe(time.Since(start).Seconds())
+		if faka.ErrorCode(err) == faka.ENotFound {
+			err = faka.Errorf(faka.EInvalid, "product_id: product %d is not on sale", req.ProductID)
+		}
+	}
+	if err != nil {
+		s.metrics.order(orderOutcome(err))
+		s.writeError(w, r, err)
+		return
+	}
+	o := res.Order
+	payURL, err := gw.PayURL(r.Context(), o, res.Token)
+	if err != nil {
+		s.metrics.order("error")
+		if !res.Replayed {
+			// The buyer cannot pay: give the stock back rather than hold it.
+			if _, cerr := s.engine.CancelOrder(r.Context(), o.OrderNo); cerr != nil {
+				s.log.Error("web: cancel order after pay URL failure", "order_no", o.OrderNo, "err", cerr)
+			}
+		}
+		s.writeError(w, r, faka.Errorf(faka.EUnavailable, "the %s gateway cannot take payments now: %w", gw.Name(), err))
+		return
+	}
+	if res.Replayed {
+		s.metrics.order("replayed")
+		w.Header().Set("Idempotent-Replayed", "true")
+	} else {
+		s.metrics.order("created")
+	}
+	w.Header().Set("Location", "/api/v1/orders/"+o.OrderNo)
+	writeJSON(w, http.StatusCreated, createdJSON{
+		OrderNo:   o.OrderNo,
+		Token:     res.Token,
+		Status:    o.Status,
+		ProductID: o.ProductID,
+		Quantity:  o.Quantity,
+		Amount:    o.Amount,
+		Currency:  o.Currency,
+		ExpiresAt: timeString(o.ReservedUntil),
+		PayURL:    payURL,
+	})
+}
+
+// readOrder reads and checks the order body and the Idempotency-Key, and
+// picks the gateway.
+func (s *Server) readOrder(w http.ResponseWriter, r *http.Request) (engine.ReserveRequest, payment.Gateway, error) {
+	idemKey := r.Header.Get("Idempotency-Key")
+	if !printableASCII(idemKey, maxIdempotencyKey) {
+		return engine.ReserveRequest{}, nil, faka.Errorf(faka.EInvalid, "Idempotency-Key must be at most %d printable ASCII characters", maxIdempotencyKey)
+	}
+	var body orderRequest
+	if err := decodeJSON(w, r, &body); err != nil {
+		return engine.ReserveRequest{}, nil, err
+	}
+	email, emailErr := faka.NormalizeEmail(body.Email)
+	var gw payment.Gateway
+	var ok bool
+	if body.Gateway == "" {
+		gw, ok = s.gateways.Default()
+	} else {
+		gw, ok = s.gateways.Get(body.Gateway)
+	}
+	switch {
+	case body.ProductID < 1:
+		return engine.ReserveRequest{}, nil, faka.Errorf(faka.EInvalid, "product_id is required")
+	case body.Quantity < 1 || body.Quantity > faka.MaxQuantityLimit:
+		return engine.ReserveRequest{}, nil, faka.Errorf(faka.EInvalid, "quantity must be between 1 and %d", faka.MaxQuantityLimit)
+	case emailErr != nil:
+		return engine.ReserveRequest{}, nil, faka.Errorf(faka.EInvalid, "email must be a plain address such as buyer@example.com")
+	case len(body.QueryPassword) > maxQueryPassword:
+		return engine.ReserveRequest{}, nil, faka.Errorf(faka.EInvalid, "query_password is longer than %d bytes", maxQueryPassword)
+	case !ok && body.Gateway == "":
+		return engine.ReserveRequest{}, nil, faka.Errorf(faka.EInvalid, "no payment gateway is enabled")
+	case !ok:
+		return engine.ReserveRequest{}, nil, faka.Errorf(faka.EInvalid, "gateway %q is not enabled; use one of %s", body.Gateway, strings.Join(s.gateways.Names(), ", "))
+	}
+	req := engine.ReserveRequest{
+		ProductID:      body.ProductID,
+		Quantity:       int(body.Quantity),
+		Email:          email,
+		Gateway:        gw.Name(),
+		QueryPassword:  body.QueryPassword,
+		IdempotencyKey: idemKey,
+	}
+	if idemKey != "" {
+		req.RequestHash = requestHash(req)
+	}
+	return req, gw, nil
+}
+
+// requestHash fingerprints the parsed order for Idempotency-Key checks:
+// SHA-256 over a version tag and the fields, each length-prefixed, so
+// that no two different requests encode alike and JSON spelling (field
+// order, spaces, an omitted default gateway) does not matter.
+func requestHash(req engine.ReserveRequest) []byte {
+	h := sha256.New()
+	field := func(s string) {
+		h.Write(binary.BigEndian.AppendUint64(nil, uint64(len(s))))
+		h.Write([]byte(s))
+	}
+	field("faka order v1")
+	field(strconv.FormatInt(req.ProductID, 10))
+	field(strconv.Itoa(req.Quantity))
+	field(req.Email)
+	field(req.Gateway)
+	field(req.QueryPassword)
+	return h.Sum(nil)
+}
+
+// printableASCII reports whether s has at most max characters, each
+// printable ASCII (space to tilde).
+func printableASCII(s string, max int) bool {
+	if len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// orderOutcome names the faka_orders_total outcome of a failed order.
+func orderOutcome(err error) string {
+	switch faka.ErrorCode(err) {
+	case faka.ESoldOut:
+		return "sold_out"
+	case faka.ERateLimited:
+		return "rate_limited"
+	case faka.EInternal, faka.EUnavailable:
+		return "error"
+	}
+	return "invalid"
+}
+
+func (s *Server) rateLimited(w http.ResponseWriter, r *http.Request, wait time.Duration, msg string) {
+	s.metrics.order("rate_limited")
+	secs := int64((wait + time.Second - 1) / time.Second)
+	w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
+	s.writeError(w, r, faka.Errorf(faka.ERateLimited, "%s; retry in %d s", msg, max(secs, 1)))
+}
