@@ -30,6 +30,10 @@ type Config struct {
 	ResyncInterval time.Duration
 	// MaxBatch caps how many reservations share one transaction (default 256).
 	MaxBatch int
+	// Counter, when set, is the admission gate's count shared between
+	// instances (redisgate). The engine falls back to an in-process count
+	// while it fails. Nil: in-process only.
+	Counter Counter
 }
 
 // Engine is the order engine. Create it with New, Start its background
@@ -39,6 +43,9 @@ type Engine struct {
 	kr    *keyring.Keyring
 	log   *slog.Logger
 	cfg   Config
+
+	counter Counter
+	shared  *fallbackCounter // nil without a shared counter
 
 	mu       sync.Mutex
 	lanes    map[int64]*lane
@@ -66,16 +73,33 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 256
 	}
-	return &Engine{
+	e := &Engine{
 		store:    cfg.Store,
 		kr:       cfg.Keyring,
 		log:      cfg.Logger,
 		cfg:      cfg,
+		counter:  NewLocalCounter(),
 		lanes:    map[int64]*lane{},
 		products: map[int64]*faka.Product{},
 		inflight: map[string]bool{},
 		stop:     func() {},
-	}, nil
+	}
+	if cfg.Counter != nil {
+		e.shared = &fallbackCounter{shared: cfg.Counter, log: cfg.Logger, local: NewLocalCounter(),
+			onRecover: func() { e.resyncAll(context.Background()) }}
+		e.counter = e.shared
+	}
+	return e, nil
+}
+
+// GateStatus reports whether the admission gate is shared between
+// instances and, if so, whether the engine is bypassing it because it does
+// not answer (requests then go to the database alone).
+func (e *Engine) GateStatus() (shared, degraded bool) {
+	if e.shared == nil {
+		return false, false
+	}
+	return true, e.shared.Degraded()
 }
 
 // Store returns the engine's store.
@@ -178,13 +202,13 @@ func (e *Engine) lane(productID int64) *lane {
 // GateAvailable returns the admission gate's count for a product, and false
 // when the gate has not loaded it yet.
 func (e *Engine) GateAvailable(productID int64) (int64, bool) {
-	e.mu.Lock()
-	l := e.lanes[productID]
-	e.mu.Unlock()
-	if l == nil {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	v, loaded, err := e.counter.Value(ctx, productID)
+	if err != nil {
 		return 0, false
 	}
-	return l.available()
+	return v, loaded
 }
 
 // Reconcile checks the invariants of DESIGN.md §1 in the database.

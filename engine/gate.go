@@ -11,12 +11,13 @@ import (
 
 // lane is one product's admission gate and batcher.
 //
-// The gate is a counter of units believed available. A reservation takes
+// The gate is a Counter of units believed available. A reservation takes
 // its units from the counter before it may queue; when the counter is short
 // the buyer is told "sold out" without touching the database. Queued
-// reservations are written by a single runner goroutine per product in
-// batches: while one batch's transaction runs, the next batch gathers, so
-// one commit (one fsync) serves many buyers and no timer is needed.
+// reservations are written by a single runner goroutine per product (per
+// instance) in batches: while one batch's transaction runs, the next batch
+// gathers, so one commit (one fsync) serves many buyers and no timer is
+// needed.
 //
 // The counter may only err on the high side: the database decides. When a
 // batch finds less stock than the gate admitted, or every ResyncInterval,
@@ -26,9 +27,6 @@ type lane struct {
 	productID int64
 
 	mu      sync.Mutex
-	known   bool  // avail has been loaded from the database
-	avail   int64 // units the gate will still admit
-	epoch   uint64
 	queue   []*request
 	running bool
 	resync  bool // the runner should re-read the database before the next batch
@@ -40,43 +38,47 @@ type request struct {
 	done   chan faka.ReserveOutcome
 }
 
-// take admits q units, loading the counter from the database on first use.
+// take admits q units, seeding the counter from the database when it has
+// no figure for the product.
 func (l *lane) take(ctx context.Context, q int) (bool, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if !l.known {
+	for range 3 {
+		ok, loaded, err := l.e.counter.Take(ctx, l.productID, int64(q))
+		if err != nil {
+			return false, fmt.Errorf("admission gate: %w", err)
+		}
+		if loaded {
+			return ok, nil
+		}
 		st, err := l.e.store.StockGet(ctx, l.productID)
 		if err != nil {
 			return false, fmt.Errorf("load stock of product %d: %w", l.productID, err)
 		}
-		l.avail, l.known = st.Available, true
+		if err := l.e.counter.Seed(ctx, l.productID, st.Available-l.queued()); err != nil {
+			return false, fmt.Errorf("admission gate: %w", err)
+		}
 	}
-	if l.avail < int64(q) {
-		return false, nil
-	}
-	l.avail -= int64(q)
+	// The figure vanished three times in a row (Redis flushing now): let
+	// the database decide this one.
 	return true, nil
 }
 
 // add returns units to the gate (expiry, import, a failed batch); a
 // negative n takes units the database gave away outside the gate.
 func (l *lane) add(n int64) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.epoch++
-	if !l.known {
-		return // loaded from the database on first use
-	}
-	l.avail += n
-	if l.avail < 0 {
-		l.avail = 0
+	if err := l.e.counter.Add(context.Background(), l.productID, n); err != nil {
+		l.e.log.Error("admission gate add failed", "product_id", l.productID, "err", err)
 	}
 }
 
-func (l *lane) available() (int64, bool) {
+// queued returns the units admitted here and not yet written.
+func (l *lane) queued() int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.avail, l.known
+	var n int64
+	for _, r := range l.queue {
+		n += int64(r.params.Quantity)
+	}
+	return n
 }
 
 // submit queues an admitted request and makes sure a runner is going.
@@ -95,10 +97,6 @@ func (l *lane) submit(r *request) {
 // the lane is idle.
 func (l *lane) requestResync() {
 	l.mu.Lock()
-	if !l.known {
-		l.mu.Unlock()
-		return
-	}
 	l.resync = true
 	start := !l.running
 	l.running = true
@@ -179,29 +177,30 @@ func (l *lane) write(ctx context.Context, batch []*request) (short bool) {
 }
 
 // syncFromDB sets the counter to the database's available units less those
-// still queued (admitted, not yet written). Only the runner calls it, so no
-// batch of this lane is in flight; the epoch catches units added meanwhile
-// by the sweeper or an import, and the read is retried.
+// still queued here (admitted, not yet written). Only the runner calls it,
+// so no batch of this lane is in flight here; the epoch catches units
+// added meanwhile by a sweeper or an import, and the read is retried.
+// With a shared counter, other instances' queued units are not subtracted:
+// the figure errs high, which is safe.
 func (l *lane) syncFromDB(ctx context.Context) {
 	for range 3 {
-		l.mu.Lock()
-		epoch := l.epoch
-		l.mu.Unlock()
+		epoch, err := l.e.counter.Epoch(ctx, l.productID)
+		if err != nil {
+			l.e.log.Error("gate resync failed", "product_id", l.productID, "err", err)
+			return
+		}
 		st, err := l.e.store.StockGet(ctx, l.productID)
 		if err != nil {
 			l.e.log.Error("gate resync failed", "product_id", l.productID, "err", err)
 			return
 		}
-		l.mu.Lock()
-		if l.epoch == epoch {
-			var queued int64
-			for _, r := range l.queue {
-				queued += int64(r.params.Quantity)
-			}
-			l.avail, l.known = max(0, st.Available-queued), true
-			l.mu.Unlock()
+		done, err := l.e.counter.Sync(ctx, l.productID, st.Available-l.queued(), epoch)
+		if err != nil {
+			l.e.log.Error("gate resync failed", "product_id", l.productID, "err", err)
 			return
 		}
-		l.mu.Unlock()
+		if done {
+			return
+		}
 	}
 }

@@ -25,3 +25,5 @@ func openSQLite(t *testing.T) faka.Store {
 }
 
 func TestConformance(t *testing.T) { storetest.Run(t, openSQLite) }
+
+func TestBank(t *testing.T) { storetest.Bank(t, openSQLite, storetest.BankOptions{}) }

@@ -1,0 +1,403 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/faka-dev/faka"
+)
+
+const orderColumns = `o.id, o.order_no, o.product_id, p.delivery, o.quantity, o.unit_price, o.amount, o.currency,
+	o.email, o.gateway, o.status, o.reserved_until, o.created_at, o.paid_at, o.delivered_at, o.delivery_note,
+	o.token_hash, o.query_password_hash`
+
+const orderFrom = ` FROM orders o JOIN products p ON p.id = o.product_id `
+
+func scanOrder(row pgx.Row) (*faka.Order, error) {
+	var o faka.Order
+	var paid, delivered *time.Time
+	if err := row.Scan(&o.ID, &o.OrderNo, &o.ProductID, &o.Delivery, &o.Quantity, &o.UnitPrice, &o.Amount,
+		&o.Currency, &o.Email, &o.Gateway, &o.Status, &o.ReservedUntil, &o.CreatedAt, &paid, &delivered,
+		&o.DeliveryNote, &o.TokenHash, &o.QueryPasswordHash); err != nil {
+		return nil, err
+	}
+	if paid != nil {
+		o.PaidAt = *paid
+	}
+	if delivered != nil {
+		o.DeliveredAt = *delivered
+	}
+	return &o, nil
+}
+
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// getOrder loads one order; lock adds FOR UPDATE of the order row.
+func getOrder(ctx context.Context, q querier, where string, arg any, lock bool) (*faka.Order, error) {
+	sql := `SELECT ` + orderColumns + orderFrom + ` WHERE ` + where
+	if lock {
+		sql += ` FOR UPDATE OF o`
+	}
+	o, err := scanOrder(q.QueryRow(ctx, sql, arg))
+	if err == pgx.ErrNoRows {
+		return nil, faka.Errorf(faka.ENotFound, "order not found")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load order: %w", err)
+	}
+	return o, nil
+}
+
+// setStatus moves an order by a conditional update; EInvalidState when it
+// is no longer in state from or the machine forbids the move.
+func setStatus(ctx context.Context, tx pgx.Tx, orderID int64, from, to faka.OrderStatus) error {
+	if err := faka.Transition(from, to); err != nil {
+		return err
+	}
+	set := `status = $1, updated_at = now()`
+	if to.IsPaid() && !from.IsPaid() {
+		set += `, paid_at = now()`
+	}
+	if to == faka.StatusDelivered {
+		set += `, delivered_at = now()`
+	}
+	tag, err := tx.Exec(ctx, `UPDATE orders SET `+set+` WHERE id = $2 AND status = $3`, to, orderID, from)
+	if err != nil {
+		return fmt.Errorf("order %d %s→%s: %w", orderID, from, to, err)
+	}
+	if tag.RowsAffected() != 1 {
+		return faka.Errorf(faka.EInvalidState, "the order is no longer %s", from)
+	}
+	return nil
+}
+
+// ReserveBatch implements faka.Store. The batch's card keys are found and
+// locked in one statement (FOR UPDATE SKIP LOCKED on the partial index)
+// and handed out in order; no counter row is touched for card products.
+func (s *Store) ReserveBatch(ctx context.Context, productID int64, batch []faka.ReserveParams) ([]faka.ReserveOutcome, error) {
+	out := make([]faka.ReserveOutcome, len(batch))
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var d faka.Delivery
+		var active bool
+		err := tx.QueryRow(ctx, `SELECT delivery, active FROM products WHERE id = $1`, productID).Scan(&d, &active)
+		if err == pgx.ErrNoRows {
+			return faka.Errorf(faka.ENotFound, "product %d not found", productID)
+		}
+		if err != nil {
+			return fmt.Errorf("product %d: %w", productID, err)
+		}
+		if !active {
+			return faka.Errorf(faka.EInvalid, "product %d is not on sale", productID)
+		}
+		var ids []int64
+		if !d.Counted() {
+			total := 0
+			for _, p := range batch {
+				total += p.Quantity
+			}
+			if ids, err = findKeys(ctx, tx, productID, total); err != nil {
+				return err
+			}
+		}
+		pos := 0
+		for i, p := range batch {
+			out[i] = faka.ReserveOutcome{}
+			q := int64(p.Quantity)
+			// Stock first: a buyer who cannot be served writes nothing.
+			if d.Counted() {
+				ok, err := claim(ctx, tx, productID, d, 0, p.Quantity, faka.KeyReserved)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					out[i].Err = faka.ErrSoldOut
+					continue
+				}
+			} else if len(ids)-pos < p.Quantity {
+				out[i].Err = faka.ErrSoldOut
+				continue
+			}
+			var orderID int64
+			if p.IdempotencyKey != "" {
+				err := tx.QueryRow(ctx, `INSERT INTO idempotency_keys (key, request_hash, order_id, sealed_token)
+					VALUES ($1, $2, nextval(pg_get_serial_sequence('orders', 'id')), $3)
+					ON CONFLICT (key) DO NOTHING RETURNING order_id`, p.IdempotencyKey, p.RequestHash,
+					p.SealedToken).Scan(&orderID)
+				if err == pgx.ErrNoRows {
+					if d.Counted() { // give back what was claimed above
+						if _, err := tx.Exec(ctx, `UPDATE products SET stock_available = stock_available + $1,
+							stock_reserved = stock_reserved - $1 WHERE id = $2`, q, productID); err != nil {
+							return fmt.Errorf("unclaim stock: %w", err)
+						}
+					}
+					out[i].Err = faka.Errorf(faka.EConflict, "this Idempotency-Key has been used")
+					continue
+				}
+				if err != nil {
+					return fmt.Errorf("store idempotency key: %w", err)
+				}
+			}
+			o := &faka.Order{OrderNo: p.OrderNo, ProductID: productID, Delivery: d, Quantity: p.Quantity,
+				UnitPrice: p.UnitPrice, Amount: p.Amount, Currency: p.Currency, Email: p.Email, Gateway: p.Gateway,
+				Status: faka.StatusPending, TokenHash: p.TokenHash, QueryPasswordHash: p.QueryPasswordHash}
+			var idArg any
+			if orderID != 0 {
+				idArg = orderID
+			}
+			err := tx.QueryRow(ctx, `INSERT INTO orders (id, order_no, token_hash, product_id, quantity, unit_price,
+				amount, currency, email, gateway, query_password_hash, status, reserved_until)
+				VALUES (COALESCE($1, nextval(pg_get_serial_sequence('orders', 'id'))), $2, $3, $4, $5, $6, $7, $8,
+					$9, $10, $11, 'pending', now() + $12 * interval '1 millisecond')
+				RETURNING id, reserved_until, created_at`,
+				idArg, p.OrderNo, p.TokenHash, productID, p.Quantity, p.UnitPrice, p.Amount, p.Currency, p.Email,
+				p.Gateway, p.QueryPasswordHash, p.TTL.Milliseconds()).Scan(&o.ID, &o.ReservedUntil, &o.CreatedAt)
+			if err != nil {
+				return fmt.Errorf("insert order: %w", err)
+			}
+			if !d.Counted() {
+				if err := assignKeys(ctx, tx, ids[pos:pos+p.Quantity], o.ID, faka.KeyReserved); err != nil {
+					return err
+				}
+				pos += p.Quantity
+			}
+			if err := appendLedger(ctx, tx, productID, o.ID, faka.LedgerReserve, -q, q, 0, 0); err != nil {
+				return err
+			}
+			out[i].Order = o
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// IdempotencyGet implements faka.Store.
+func (s *Store) IdempotencyGet(ctx context.Context, key string) (*faka.IdempotencyRecord, error) {
+	var r faka.IdempotencyRecord
+	err := s.pool.QueryRow(ctx, `SELECT i.key, i.request_hash, i.order_id, o.order_no, i.sealed_token, i.created_at
+		FROM idempotency_keys i JOIN orders o ON o.id = i.order_id WHERE i.key = $1`, key).
+		Scan(&r.Key, &r.RequestHash, &r.OrderID, &r.OrderNo, &r.SealedToken, &r.CreatedAt)
+	if err != nil {
+		return nil, translate(fmt.Errorf("idempotency key: %w", err))
+	}
+	return &r, nil
+}
+
+// release returns a pending order's reserved units to available and moves
+// it to state to (expired or cancelled). The caller holds the order's lock.
+func release(ctx context.Context, tx pgx.Tx, o *faka.Order, to faka.OrderStatus) error {
+	if err := setStatus(ctx, tx, o.ID, faka.StatusPending, to); err != nil {
+		return err
+	}
+	n, err := move(ctx, tx, o.ProductID, o.Delivery, o.ID, o.Quantity, faka.KeyReserved, faka.KeyAvailable)
+	if err != nil {
+		return err
+	}
+	if n != int64(o.Quantity) {
+		return fmt.Errorf("order %s released %d keys, holds %d: %w", o.OrderNo, n, o.Quantity, errInvariant)
+	}
+	return appendLedger(ctx, tx, o.ProductID, o.ID, faka.LedgerRelease, n, -n, 0, 0)
+}
+
+// releaseAll releases locked pending orders, then, per product under its
+// advisory lock, fulfils backorders from what came back.
+func releaseAll(ctx context.Context, tx pgx.Tx, orders []*faka.Order, to faka.OrderStatus) ([]faka.Release, error) {
+	byProduct := map[int64]*faka.Release{}
+	var seq []int64
+	delivery := map[int64]faka.Delivery{}
+	for _, o := range orders {
+		if err := release(ctx, tx, o, to); err != nil {
+			return nil, err
+		}
+		r := byProduct[o.ProductID]
+		if r == nil {
+			r = &faka.Release{ProductID: o.ProductID}
+			byProduct[o.ProductID] = r
+			seq = append(seq, o.ProductID)
+			delivery[o.ProductID] = o.Delivery
+		}
+		r.Units += int64(o.Quantity)
+	}
+	out := make([]faka.Release, 0, len(seq))
+	for _, pid := range seq {
+		if err := lockProduct(ctx, tx, pid); err != nil {
+			return nil, err
+		}
+		f, used, err := fulfilBackorders(ctx, tx, pid, delivery[pid])
+		if err != nil {
+			return nil, err
+		}
+		r := byProduct[pid]
+		r.Fulfilled, r.Units = f, r.Units-used
+		out = append(out, *r)
+	}
+	return out, nil
+}
+
+// OrdersExpire implements faka.Store. Several instances may sweep at once:
+// SKIP LOCKED gives each its own due orders, and an order a payment holds
+// is left to the payment.
+func (s *Store) OrdersExpire(ctx context.Context, limit int) ([]faka.Release, error) {
+	var out []faka.Release
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT `+orderColumns+orderFrom+`
+			WHERE o.status = 'pending' AND o.reserved_until <= now()
+			ORDER BY o.reserved_until, o.id LIMIT $1 FOR UPDATE OF o SKIP LOCKED`, limit)
+		if err != nil {
+			return fmt.Errorf("find due orders: %w", err)
+		}
+		due, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*faka.Order, error) { return scanOrder(r) })
+		if err != nil {
+			return fmt.Errorf("find due orders: %w", err)
+		}
+		out, err = releaseAll(ctx, tx, due, faka.StatusExpired)
+		return err
+	})
+	return out, err
+}
+
+// OrderCancel implements faka.Store.
+func (s *Store) OrderCancel(ctx context.Context, orderNo string) (*faka.Order, []faka.Release, error) {
+	var o *faka.Order
+	var out []faka.Release
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if o, err = getOrder(ctx, tx, `o.order_no = $1`, orderNo, true); err != nil {
+			return err
+		}
+		if o.Status != faka.StatusPending {
+			return faka.Errorf(faka.EInvalidState, "only a pending order can be cancelled; this one is %s", o.Status)
+		}
+		out, err = releaseAll(ctx, tx, []*faka.Order{o}, faka.StatusCancelled)
+		o.Status = faka.StatusCancelled
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return o, out, nil
+}
+
+// OrderRefund implements faka.Store.
+func (s *Store) OrderRefund(ctx context.Context, orderNo string) (*faka.Order, error) {
+	var o *faka.Order
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if o, err = getOrder(ctx, tx, `o.order_no = $1`, orderNo, true); err != nil {
+			return err
+		}
+		from := o.Status
+		if err := setStatus(ctx, tx, o.ID, from, faka.StatusRefunded); err != nil {
+			return err
+		}
+		if from != faka.StatusPaidAwaitingStock {
+			n, err := move(ctx, tx, o.ProductID, o.Delivery, o.ID, o.Quantity, faka.KeySold, faka.KeyVoid)
+			if err != nil {
+				return err
+			}
+			if n != int64(o.Quantity) {
+				return fmt.Errorf("order %s voided %d keys, holds %d: %w", o.OrderNo, n, o.Quantity, errInvariant)
+			}
+			if err := appendLedger(ctx, tx, o.ProductID, o.ID, faka.LedgerRefund, 0, 0, -n, n); err != nil {
+				return err
+			}
+		}
+		o.Status = faka.StatusRefunded
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// OrderDeliverManual implements faka.Store.
+func (s *Store) OrderDeliverManual(ctx context.Context, orderNo string, note string) (*faka.Order, error) {
+	var o *faka.Order
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if o, err = getOrder(ctx, tx, `o.order_no = $1`, orderNo, true); err != nil {
+			return err
+		}
+		if o.Delivery != faka.DeliveryManual {
+			return faka.Errorf(faka.EInvalid, "only manual-delivery orders are delivered by hand")
+		}
+		if o.Status != faka.StatusPaid {
+			return faka.Errorf(faka.EInvalidState, "only a paid manual order can be delivered; this one is %s", o.Status)
+		}
+		if err := setStatus(ctx, tx, o.ID, faka.StatusPaid, faka.StatusDelivered); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `UPDATE orders SET delivery_note = $1 WHERE id = $2 RETURNING delivered_at`,
+			note, o.ID).Scan(&o.DeliveredAt); err != nil {
+			return fmt.Errorf("save delivery note: %w", err)
+		}
+		o.Status, o.DeliveryNote = faka.StatusDelivered, note
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// OrderGet implements faka.Store.
+func (s *Store) OrderGet(ctx context.Context, orderNo string) (*faka.Order, error) {
+	o, err := getOrder(ctx, s.pool, `o.order_no = $1`, orderNo, false)
+	return o, translate(err)
+}
+
+// OrderList implements faka.Store.
+func (s *Store) OrderList(ctx context.Context, f faka.OrderFilter) ([]*faka.Order, error) {
+	limit := f.Limit
+	if limit <= 0 || limit > 10000 {
+		limit = 100
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+orderColumns+orderFrom+`
+		WHERE ($1 = 0 OR o.product_id = $1) AND ($2 = '' OR o.status = $2) AND ($3 = '' OR o.email = $3)
+		ORDER BY o.id DESC LIMIT $4`, f.ProductID, string(f.Status), f.Email, limit)
+	if err != nil {
+		return nil, translate(fmt.Errorf("list orders: %w", err))
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*faka.Order, error) { return scanOrder(r) })
+	return out, translate(err)
+}
+
+// OrderKeys implements faka.Store.
+func (s *Store) OrderKeys(ctx context.Context, orderID int64) ([]faka.SealedKey, error) {
+	var out []faka.SealedKey
+	err := s.inReadTx(ctx, func(tx pgx.Tx) error {
+		var d faka.Delivery
+		var hash, ct []byte
+		err := tx.QueryRow(ctx, `SELECT p.delivery, p.reusable_hash, p.reusable_ciphertext FROM orders o
+			JOIN products p ON p.id = o.product_id WHERE o.id = $1`, orderID).Scan(&d, &hash, &ct)
+		if err != nil {
+			return fmt.Errorf("order %d: %w", orderID, err)
+		}
+		switch d {
+		case faka.DeliveryReusable:
+			out = []faka.SealedKey{{Hash: hash, Ciphertext: ct}}
+			return nil
+		case faka.DeliveryManual:
+			return nil
+		}
+		rows, err := tx.Query(ctx, `SELECT hash, ciphertext FROM card_keys WHERE order_id = $1 ORDER BY id`, orderID)
+		if err != nil {
+			return fmt.Errorf("keys of order %d: %w", orderID, err)
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (faka.SealedKey, error) {
+			var k faka.SealedKey
+			err := r.Scan(&k.Hash, &k.Ciphertext)
+			return k, err
+		})
+		return err
+	})
+	return out, err
+}

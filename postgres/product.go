@@ -1,0 +1,170 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/faka-dev/faka"
+)
+
+const productColumns = `id, name, description, price, currency, delivery, reservation_ttl_ms,
+	min_quantity, max_quantity, active, created_at`
+
+func scanProduct(row pgx.Row) (*faka.Product, error) {
+	var p faka.Product
+	var ttl int64
+	if err := row.Scan(&p.ID, &p.Name, &p.Description, &p.Price, &p.Currency, &p.Delivery, &ttl,
+		&p.MinQuantity, &p.MaxQuantity, &p.Active, &p.CreatedAt); err != nil {
+		return nil, err
+	}
+	p.ReservationTTL = time.Duration(ttl) * time.Millisecond
+	return &p, nil
+}
+
+// ProductCreate implements faka.Store.
+func (s *Store) ProductCreate(ctx context.Context, p *faka.Product, reusable *faka.SealedKey, stock int64) error {
+	if stock < 0 {
+		return faka.Errorf(faka.EInvalid, "stock must not be negative")
+	}
+	if !p.Delivery.Counted() && stock != 0 {
+		return faka.Errorf(faka.EInvalid, "card products get stock by importing keys")
+	}
+	var hash, ct []byte
+	if reusable != nil {
+		hash, ct = reusable.Hash, reusable.Ciphertext
+	}
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `INSERT INTO products (name, description, price, currency, delivery,
+			reservation_ttl_ms, min_quantity, max_quantity, active, reusable_hash, reusable_ciphertext, stock_available)
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) RETURNING id, created_at`,
+			p.Name, p.Description, p.Price, p.Currency, string(p.Delivery), p.ReservationTTL.Milliseconds(),
+			p.MinQuantity, p.MaxQuantity, p.Active, hash, ct, stock).Scan(&p.ID, &p.CreatedAt)
+		if err != nil {
+			return fmt.Errorf("insert product: %w", err)
+		}
+		if stock > 0 {
+			return appendLedger(ctx, tx, p.ID, 0, faka.LedgerImport, stock, 0, 0, 0)
+		}
+		return nil
+	})
+}
+
+// ProductGet implements faka.Store.
+func (s *Store) ProductGet(ctx context.Context, id int64) (*faka.Product, error) {
+	p, err := scanProduct(s.pool.QueryRow(ctx, `SELECT `+productColumns+` FROM products WHERE id = $1`, id))
+	if err != nil {
+		return nil, translate(fmt.Errorf("product %d: %w", id, err))
+	}
+	return p, nil
+}
+
+// ProductList implements faka.Store.
+func (s *Store) ProductList(ctx context.Context, activeOnly bool) ([]*faka.Product, error) {
+	q := `SELECT ` + productColumns + ` FROM products`
+	if activeOnly {
+		q += ` WHERE active`
+	}
+	rows, err := s.pool.Query(ctx, q+` ORDER BY id`)
+	if err != nil {
+		return nil, translate(fmt.Errorf("list products: %w", err))
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*faka.Product, error) { return scanProduct(r) })
+	return out, translate(err)
+}
+
+// ProductUpdate implements faka.Store.
+func (s *Store) ProductUpdate(ctx context.Context, p *faka.Product) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE products SET name = $1, description = $2, price = $3,
+			reservation_ttl_ms = $4, min_quantity = $5, max_quantity = $6, active = $7 WHERE id = $8`,
+			p.Name, p.Description, p.Price, p.ReservationTTL.Milliseconds(), p.MinQuantity, p.MaxQuantity,
+			p.Active, p.ID)
+		if err != nil {
+			return fmt.Errorf("update product %d: %w", p.ID, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return faka.Errorf(faka.ENotFound, "product %d not found", p.ID)
+		}
+		return nil
+	})
+}
+
+// loadDelivery returns a product's delivery kind inside a transaction.
+func loadDelivery(ctx context.Context, tx pgx.Tx, productID int64) (faka.Delivery, error) {
+	var d faka.Delivery
+	err := tx.QueryRow(ctx, `SELECT delivery FROM products WHERE id = $1`, productID).Scan(&d)
+	if err == pgx.ErrNoRows {
+		return "", faka.Errorf(faka.ENotFound, "product %d not found", productID)
+	}
+	if err != nil {
+		return "", fmt.Errorf("product %d: %w", productID, err)
+	}
+	return d, nil
+}
+
+// stockQuery returns every product's live stock: card products from their
+// key rows, counted products from their columns.
+const stockQuery = `
+SELECT p.id,
+	CASE WHEN p.delivery = 'card' THEN COALESCE(k.a, 0) ELSE p.stock_available END,
+	CASE WHEN p.delivery = 'card' THEN COALESCE(k.r, 0) ELSE p.stock_reserved END,
+	CASE WHEN p.delivery = 'card' THEN COALESCE(k.s, 0) ELSE p.stock_sold END,
+	CASE WHEN p.delivery = 'card' THEN COALESCE(k.v, 0) ELSE p.stock_void END
+FROM products p LEFT JOIN (
+	SELECT product_id,
+		count(*) FILTER (WHERE state = 0) AS a, count(*) FILTER (WHERE state = 1) AS r,
+		count(*) FILTER (WHERE state = 2) AS s, count(*) FILTER (WHERE state = 3) AS v
+	FROM card_keys GROUP BY product_id
+) k ON k.product_id = p.id`
+
+func scanStocks(rows pgx.Rows) ([]faka.Stock, error) {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (faka.Stock, error) {
+		var st faka.Stock
+		err := r.Scan(&st.ProductID, &st.Available, &st.Reserved, &st.Sold, &st.Void)
+		st.Imported = st.Available + st.Reserved + st.Sold + st.Void
+		return st, err
+	})
+}
+
+// StockList implements faka.Store.
+func (s *Store) StockList(ctx context.Context) ([]faka.Stock, error) {
+	rows, err := s.pool.Query(ctx, stockQuery+` ORDER BY p.id`)
+	if err != nil {
+		return nil, translate(fmt.Errorf("stock: %w", err))
+	}
+	out, err := scanStocks(rows)
+	return out, translate(err)
+}
+
+// StockGet implements faka.Store.
+func (s *Store) StockGet(ctx context.Context, productID int64) (faka.Stock, error) {
+	st := faka.Stock{ProductID: productID}
+	err := s.pool.QueryRow(ctx, `SELECT
+		CASE WHEN p.delivery = 'card' THEN (SELECT count(*) FROM card_keys WHERE product_id = p.id AND state = 0) ELSE p.stock_available END,
+		CASE WHEN p.delivery = 'card' THEN (SELECT count(*) FROM card_keys WHERE product_id = p.id AND state = 1) ELSE p.stock_reserved END,
+		CASE WHEN p.delivery = 'card' THEN (SELECT count(*) FROM card_keys WHERE product_id = p.id AND state = 2) ELSE p.stock_sold END,
+		CASE WHEN p.delivery = 'card' THEN (SELECT count(*) FROM card_keys WHERE product_id = p.id AND state = 3) ELSE p.stock_void END
+		FROM products p WHERE p.id = $1`, productID).Scan(&st.Available, &st.Reserved, &st.Sold, &st.Void)
+	if err != nil {
+		return st, translate(fmt.Errorf("stock of product %d: %w", productID, err))
+	}
+	st.Imported = st.Available + st.Reserved + st.Sold + st.Void
+	return st, nil
+}
+
+// appendLedger writes one ledger movement.
+func appendLedger(ctx context.Context, tx pgx.Tx, productID, orderID int64, event string, dAvail, dRes, dSold, dVoid int64) error {
+	var oid *int64
+	if orderID != 0 {
+		oid = &orderID
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO ledger (product_id, order_id, event, d_available, d_reserved, d_sold, d_void)
+		VALUES ($1,$2,$3,$4,$5,$6,$7)`, productID, oid, event, dAvail, dRes, dSold, dVoid)
+	if err != nil {
+		return fmt.Errorf("ledger %s for product %d: %w", event, productID, err)
+	}
+	return nil
+}
