@@ -3,6 +3,7 @@ package faka
 import (
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -87,6 +88,8 @@ func (p *Product) Validate() error {
 		return Errorf(EInvalid, "name is longer than %d characters", MaxNameLength)
 	case !utf8.ValidString(p.Name) || !utf8.ValidString(p.Description):
 		return Errorf(EInvalid, "name and description must be valid UTF-8")
+	case hasControl(p.Name, false) || hasControl(p.Description, true):
+		return Errorf(EInvalid, "name and description must not hold control characters")
 	case utf8.RuneCountInString(p.Description) > MaxDescriptionLength:
 		return Errorf(EInvalid, "description is longer than %d characters", MaxDescriptionLength)
 	case p.Price <= 0:
@@ -157,4 +160,15 @@ type Stock struct {
 	Reserved  int64
 	Sold      int64
 	Void      int64
+}
+
+// hasControl reports whether s holds a control character (NUL included,
+// which PostgreSQL cannot store in text); multiline allows tab, CR and LF.
+func hasControl(s string, multiline bool) bool {
+	for _, r := range s {
+		if unicode.IsControl(r) && !(multiline && (r == '\n' || r == '\r' || r == '\t')) {
+			return true
+		}
+	}
+	return false
 }

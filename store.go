@@ -53,7 +53,8 @@ type IdempotencyRecord struct {
 }
 
 // Release is a number of units that went back to available for a product,
-// and the backorders the store fulfilled from them first.
+// and the backorders the store fulfilled from them first. Units is net of
+// what those backorders took.
 type Release struct {
 	ProductID int64
 	Units     int64 // net units now available again
@@ -100,16 +101,24 @@ type Store interface {
 	StockList(ctx context.Context) ([]Stock, error)
 
 	// KeysImport adds card keys to a card product, skipping any whose hash
-	// is already stored for it, then fulfils backorders oldest first.
+	// is already stored for it (in any state), then fulfils backorders.
+	// Into a reusable or manual product it is an EInvalid error.
+	//
+	// Backorders (paid_awaiting_stock) are always served strictly in order
+	// of payment time, then order ID: the oldest that does not fit stops
+	// the round, so a large old order is never starved by small new ones.
 	KeysImport(ctx context.Context, productID int64, keys []SealedKey) (ImportResult, error)
-	// StockAdd adds n units to a counted product, then fulfils backorders.
+	// StockAdd adds n units to a counted product, then fulfils backorders;
+	// n ≤ 0 or a card product is an EInvalid error.
 	StockAdd(ctx context.Context, productID int64, n int64) (ImportResult, error)
 	// KeysVoid voids available keys of a product (merchant withdrawal).
 	KeysVoid(ctx context.Context, productID int64, keyIDs []int64) (int, error)
 
 	// ReserveBatch reserves stock for many buyers of one product in one
 	// transaction, in order. A buyer for whom stock runs short gets
-	// ErrSoldOut; the others are unaffected.
+	// ErrSoldOut; the others are unaffected (a later, smaller buyer may
+	// still be served). An unknown product fails the whole batch with
+	// ErrNotFound, an inactive one with EInvalid.
 	ReserveBatch(ctx context.Context, productID int64, batch []ReserveParams) ([]ReserveOutcome, error)
 	// IdempotencyGet returns a stored Idempotency-Key, or ErrNotFound.
 	IdempotencyGet(ctx context.Context, key string) (*IdempotencyRecord, error)
@@ -118,7 +127,9 @@ type Store interface {
 	// notification whose (gateway, trade_no) was seen before returns the
 	// stored outcome with Duplicate set and changes nothing. Amount or
 	// currency different from the order's is an EInvalid error; an unknown
-	// order is ErrNotFound; neither changes anything.
+	// order is ErrNotFound; neither changes anything. A payment for an
+	// expired or cancelled order is late: it claims fresh stock, or makes
+	// the order a backorder when there is none or another backorder waits.
 	PaymentConfirm(ctx context.Context, n Notification) (*ConfirmResult, error)
 	// PaymentsByOrder lists the payments recorded for an order.
 	PaymentsByOrder(ctx context.Context, orderID int64) ([]*Payment, error)
@@ -135,10 +146,12 @@ type Store interface {
 	OrderDeliverManual(ctx context.Context, orderNo string, note string) (*Order, error)
 	// OrderGet returns an order by number, or ErrNotFound.
 	OrderGet(ctx context.Context, orderNo string) (*Order, error)
-	// OrderList returns orders matching f, newest first.
+	// OrderList returns orders matching f, newest first: f.Limit of them
+	// (100 when zero, at most 10000).
 	OrderList(ctx context.Context, f OrderFilter) ([]*Order, error)
 	// OrderKeys returns the sealed keys an order holds (sold, reserved or
-	// voided by refund); for a reusable product, its one key.
+	// voided by refund); for a reusable product, its one key whatever the
+	// order's state (callers show keys only for delivered orders).
 	OrderKeys(ctx context.Context, orderID int64) ([]SealedKey, error)
 
 	// Reconcile checks every invariant in one consistent snapshot.

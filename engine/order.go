@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/faka-dev/faka"
 )
@@ -14,6 +16,11 @@ import (
 // repeat of the same (gateway, trade_no) returns the first outcome with
 // Duplicate set. A wrong amount or currency, or an unknown order, changes
 // nothing and is an error.
+//
+// Copies of one notification that arrive together (gateways retry, and
+// some send a notification several times at once) share one trip to the
+// store: the first runs, the others wait for it and answer as duplicates.
+// The store would find the same: the trade applied, nothing to change.
 func (e *Engine) ConfirmPayment(ctx context.Context, n faka.Notification) (*faka.ConfirmResult, error) {
 	switch {
 	case n.Gateway == "" || n.TradeNo == "" || n.OrderNo == "":
@@ -23,6 +30,33 @@ func (e *Engine) ConfirmPayment(ctx context.Context, n faka.Notification) (*faka
 	case n.Amount <= 0:
 		return nil, faka.Errorf(faka.EInvalid, "amount must be positive")
 	}
+	key := n.Gateway + "\x00" + n.TradeNo
+	f, first := e.confirms.join(key)
+	if !first {
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("confirm payment %s/%s: %w", n.Gateway, n.TradeNo, ctx.Err())
+		}
+		if f.err == nil {
+			return f.res.asDuplicate(), nil
+		}
+		// The first copy failed — perhaps for reasons of its own, such as a
+		// request that went away: this one tries by itself.
+		return e.confirm(ctx, n)
+	}
+	res, err := (*faka.ConfirmResult)(nil), errAbandoned
+	defer func() { e.confirms.finish(key, f, res, err) }()
+	res, err = e.confirm(ctx, n)
+	return res, err
+}
+
+// errAbandoned is what copies of a notification see when the first copy's
+// confirmation ended without an outcome (a panic); they try by themselves.
+var errAbandoned = errors.New("the confirmation in flight ended without an outcome")
+
+// confirm applies a notification through the store.
+func (e *Engine) confirm(ctx context.Context, n faka.Notification) (*faka.ConfirmResult, error) {
 	res, err := e.store.PaymentConfirm(ctx, n)
 	if err != nil {
 		return nil, fmt.Errorf("confirm payment %s/%s: %w", n.Gateway, n.TradeNo, err)
@@ -129,6 +163,9 @@ func (e *Engine) DeliverManual(ctx context.Context, orderNo, note string) (*faka
 	note = strings.TrimSpace(note)
 	if note == "" {
 		return nil, faka.Errorf(faka.EInvalid, "note is required: it is what the buyer receives")
+	}
+	if strings.ContainsRune(note, 0) || !utf8.ValidString(note) {
+		return nil, faka.Errorf(faka.EInvalid, "note must be valid text")
 	}
 	if len(note) > faka.MaxDescriptionLength {
 		return nil, faka.Errorf(faka.EInvalid, "note is longer than %d bytes", faka.MaxDescriptionLength)

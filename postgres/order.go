@@ -357,9 +357,10 @@ func (s *Store) OrderGet(ctx context.Context, orderNo string) (*faka.Order, erro
 // OrderList implements faka.Store.
 func (s *Store) OrderList(ctx context.Context, f faka.OrderFilter) ([]*faka.Order, error) {
 	limit := f.Limit
-	if limit <= 0 || limit > 10000 {
+	if limit <= 0 {
 		limit = 100
 	}
+	limit = min(limit, 10000) // documented cap
 	rows, err := s.pool.Query(ctx, `SELECT `+orderColumns+orderFrom+`
 		WHERE ($1 = 0 OR o.product_id = $1) AND ($2 = '' OR o.status = $2) AND ($3 = '' OR o.email = $3)
 		ORDER BY o.id DESC LIMIT $4`, f.ProductID, string(f.Status), f.Email, limit)

@@ -3,7 +3,6 @@ package storetest
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
@@ -71,7 +70,7 @@ func Bank(t *testing.T, open func(t *testing.T) faka.Store, opts BankOptions) {
 	e, err := engine.New(engine.Config{
 		Store:          st,
 		Keyring:        kr,
-		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:         slog.New(slog.DiscardHandler),
 		SweepInterval:  50 * time.Millisecond,
 		ResyncInterval: time.Second,
 	})
@@ -145,6 +144,7 @@ func Bank(t *testing.T, open func(t *testing.T) faka.Store, opts BankOptions) {
 	}
 
 	bk.settle(ctx)
+	bk.restockBackorders(ctx)
 	bk.verify(ctx, closeEngine)
 	t.Logf("bank: %d orders (%d sold out), %d trades (%d late, %d backordered, %d tampered refused), %d refunds, %d manual deliveries, %d imports; %d backorders fulfilled later; %d reconciliations during the run",
 		len(bk.orders), bk.soldOut.Load(), bk.trades.Load(), bk.late.Load(), bk.backordered.Load(), bk.tampered.Load(),
@@ -335,7 +335,10 @@ func (bk *bank) pay(ctx context.Context, o *bankOrder, tradeNo string) {
 			return
 		}
 		r := results[i]
-		checkConfirmResult(t, n, r)
+		if problem := confirmProblem(n, r); problem != "" {
+			t.Errorf("copy %d of %d: %s", i+1, k, problem)
+			return
+		}
 		if !r.Duplicate {
 			applied++
 		}
@@ -435,7 +438,10 @@ func (bk *bank) repeat(ctx context.Context, rng *rand.Rand) {
 		bk.t.Errorf("repeat of trade %s: %v", tr.tradeNo, err)
 		return
 	}
-	checkConfirmResult(bk.t, n, res)
+	if problem := confirmProblem(n, res); problem != "" {
+		bk.t.Errorf("repeat: %s", problem)
+		return
+	}
 	if !res.Duplicate || res.Payment.ID != tr.paymentID || res.Payment.Outcome != tr.outcome {
 		bk.t.Errorf("repeat of trade %s: Duplicate %v payment %d %q; want true %d %q", tr.tradeNo, res.Duplicate, res.Payment.ID, res.Payment.Outcome, tr.paymentID, tr.outcome)
 	}
@@ -454,17 +460,19 @@ func (bk *bank) cancel(ctx context.Context, o *bankOrder) {
 
 func (bk *bank) refund(ctx context.Context, o *bankOrder) {
 	got, err := bk.e.RefundOrder(ctx, o.no)
-	o.mu.Lock()
-	defer o.mu.Unlock()
 	switch {
 	case faka.ErrorCode(err) == faka.EInvalidState:
-		o.refundNo = true // it must be refunded already
+		o.mu.Lock()
+		o.refundNo = true // a paid order: it must be refunded already
+		o.mu.Unlock()
 	case err != nil:
 		bk.t.Errorf("RefundOrder(%s): %v", o.no, err)
 	case got.Status != faka.StatusRefunded:
 		bk.t.Errorf("RefundOrder(%s) returned a %s order", o.no, got.Status)
 	default:
+		o.mu.Lock()
 		o.refunded = true
+		o.mu.Unlock()
 		bk.refunds.Add(1)
 	}
 }
@@ -564,6 +572,57 @@ func (bk *bank) settle(ctx context.Context) {
 		}
 		if _, err := bk.e.ExpireDue(ctx); err != nil {
 			t.Fatalf("ExpireDue: %v", err)
+		}
+	}
+}
+
+// restockBackorders adds exactly the units that the waiting backorders of
+// each product need: every one of them must then be fulfilled.
+func (bk *bank) restockBackorders(ctx context.Context) {
+	t := bk.t
+	for _, bp := range bk.products {
+		waiting, err := bk.st.OrderList(ctx, faka.OrderFilter{ProductID: bp.p.ID, Status: faka.StatusPaidAwaitingStock, Limit: allOrders})
+		if err != nil {
+			t.Fatalf("OrderList: %v", err)
+		}
+		if len(waiting) == 0 {
+			continue
+		}
+		units := 0
+		for _, o := range waiting {
+			units += o.Quantity
+		}
+		var res faka.ImportResult
+		if bp.p.Delivery == faka.DeliveryCard {
+			var lines []string
+			for range units {
+				lines = append(lines, fmt.Sprintf("BANK-P%d-KEY-%06d", bp.p.ID, bk.seq.Add(1)))
+			}
+			res, err = bk.e.ImportKeys(ctx, bp.p.ID, strings.NewReader(strings.Join(lines, "\n")))
+			bp.mu.Lock()
+			for _, l := range lines {
+				bp.sent[l] = true
+			}
+			bp.imported += int64(res.Imported)
+			bp.mu.Unlock()
+		} else {
+			res, err = bk.e.AddStock(ctx, bp.p.ID, int64(units))
+			bp.initial += int64(res.Imported)
+		}
+		if err != nil {
+			t.Fatalf("restock of %d units for %d backorders of product %d: %v", units, len(waiting), bp.p.ID, err)
+		}
+		if res.Imported != units || res.Fulfilled != len(waiting) || res.FulfilledUnits != int64(units) {
+			t.Errorf("restock of %d units for %d backorders of product %d = %+v; want all of them fulfilled", units, len(waiting), bp.p.ID, res)
+		}
+		for _, o := range waiting {
+			got, err := bk.st.OrderGet(ctx, o.OrderNo)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status != faka.StatusDelivered && got.Status != faka.StatusPaid {
+				t.Errorf("backorder %s is %s after the restock that covered it", o.OrderNo, got.Status)
+			}
 		}
 	}
 }

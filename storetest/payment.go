@@ -262,3 +262,36 @@ func (s *suite) testPaymentAfterCancelBackorder(t *testing.T) {
 	b.wantStock(p, 5, 1, 2, 2, 0)
 	b.wantKeys(other, "BO-1", "BO-2")
 }
+
+func (s *suite) testLatePaymentQueuesBehindBackorder(t *testing.T) {
+	b := s.setup(t)
+	p := b.cardProduct(longTTL, "Q-1", "Q-2", "Q-3")
+	a := b.reserve(p, 2, longTTL)
+	c := b.reserve(p, 1, longTTL)
+	b.cancel(a)
+	b.cancel(c)
+	holder := b.reserve(p, 3, longTTL)
+	b.payWant(a, faka.OutcomeAwaitingStock, faka.StatusPaidAwaitingStock)
+
+	// One key arrives: too few for the waiting backorder of 2.
+	if got := b.importKeys(p, "Q-4"); got.Imported != 1 || got.Fulfilled != 0 {
+		t.Fatalf("import of 1 key with a backorder of 2 = %+v; want Imported 1, Fulfilled 0", got)
+	}
+	b.wantStock(p, 4, 1, 3, 0, 0)
+	// A late payment does not take that key from under the older
+	// backorder: it queues behind it.
+	b.payWant(c, faka.OutcomeAwaitingStock, faka.StatusPaidAwaitingStock)
+	b.wantStock(p, 4, 1, 3, 0, 0)
+
+	if got := b.importKeys(p, "Q-5"); got.Fulfilled != 1 || got.FulfilledUnits != 2 {
+		t.Fatalf("second key = %+v; want the older backorder fulfilled with 2 units", got)
+	}
+	b.wantKeys(b.wantStatus(a.OrderNo, faka.StatusDelivered), "Q-4", "Q-5")
+	b.wantStatus(c.OrderNo, faka.StatusPaidAwaitingStock)
+	_, rel := b.cancel(holder)
+	if units, fulfilled := released(rel, p.ID); units != 2 || fulfilled != 1 {
+		t.Fatalf("cancel of 3 units with a backorder of 1: %d net units, %d fulfilled; want 2, 1", units, fulfilled)
+	}
+	b.wantKeys(b.wantStatus(c.OrderNo, faka.StatusDelivered), "Q-1")
+	b.wantStock(p, 5, 2, 0, 3, 0)
+}

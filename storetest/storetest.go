@@ -10,6 +10,12 @@
 //
 // open must return a fresh, empty store for every call (the suite runs its
 // tests in parallel, each on its own store) and close it with t.Cleanup.
+//
+// The suite assumes that the store's clock (Store.Now) is the real time:
+// a few tests wait about a second for reservations to expire. The
+// StateMachine subtest is property-based (pgregory.net/rapid); its usual
+// flags apply, e.g. -rapid.checks=1000 or -rapid.seed=N to repeat a
+// failure.
 package storetest
 
 import (
@@ -23,10 +29,6 @@ import (
 	"github.com/faka-dev/faka"
 	"github.com/faka-dev/faka/keyring"
 )
-
-// OpenFunc opens a fresh, empty store for one test and registers its Close
-// with t.Cleanup.
-type OpenFunc func(t *testing.T) faka.Store
 
 // Run runs the conformance suite against the stores that open returns. Each
 // subtest opens its own store and runs in parallel with the others. After
@@ -90,6 +92,7 @@ func (s *suite) tests() []namedTest {
 		{"PaymentConfirmExtra", s.testPaymentConfirmExtra},
 		{"PaymentAfterCancel", s.testPaymentAfterCancel},
 		{"PaymentAfterCancelBackorder", s.testPaymentAfterCancelBackorder},
+		{"LatePaymentQueuesBehindBackorder", s.testLatePaymentQueuesBehindBackorder},
 
 		{"OrdersExpire", s.testOrdersExpire},
 		{"LatePaymentWithStock", s.testLatePaymentWithStock},
@@ -336,25 +339,33 @@ type fataler interface {
 
 func checkConfirmResult(t fataler, n faka.Notification, res *faka.ConfirmResult) {
 	t.Helper()
+	if problem := confirmProblem(n, res); problem != "" {
+		t.Fatalf("%s", problem)
+	}
+}
+
+// confirmProblem says what is wrong with a ConfirmResult for n, if anything.
+func confirmProblem(n faka.Notification, res *faka.ConfirmResult) string {
 	switch {
 	case res == nil || res.Order == nil || res.Payment == nil:
-		t.Fatalf("PaymentConfirm(%+v) = %+v; want Order and Payment set", n, res)
+		return fmt.Sprintf("PaymentConfirm(%+v) = %+v; want Order and Payment set", n, res)
 	case res.Order.OrderNo != n.OrderNo:
-		t.Fatalf("PaymentConfirm(%s).Order.OrderNo = %s", n.OrderNo, res.Order.OrderNo)
+		return fmt.Sprintf("PaymentConfirm(%s).Order.OrderNo = %s", n.OrderNo, res.Order.OrderNo)
 	case res.Payment.Gateway != n.Gateway || res.Payment.TradeNo != n.TradeNo:
-		t.Fatalf("PaymentConfirm payment is %s/%s, want %s/%s", res.Payment.Gateway, res.Payment.TradeNo, n.Gateway, n.TradeNo)
+		return fmt.Sprintf("PaymentConfirm payment is %s/%s, want %s/%s", res.Payment.Gateway, res.Payment.TradeNo, n.Gateway, n.TradeNo)
 	case res.Payment.OrderNo != n.OrderNo || res.Payment.OrderID != res.Order.ID:
-		t.Fatalf("payment belongs to order %s (%d), want %s (%d)", res.Payment.OrderNo, res.Payment.OrderID, n.OrderNo, res.Order.ID)
+		return fmt.Sprintf("payment belongs to order %s (%d), want %s (%d)", res.Payment.OrderNo, res.Payment.OrderID, n.OrderNo, res.Order.ID)
 	case res.Payment.Amount != n.Amount || res.Payment.Currency != n.Currency:
-		t.Fatalf("payment is %d %s, want %d %s", res.Payment.Amount, res.Payment.Currency, n.Amount, n.Currency)
+		return fmt.Sprintf("payment is %d %s, want %d %s", res.Payment.Amount, res.Payment.Currency, n.Amount, n.Currency)
 	case res.Payment.ID <= 0:
-		t.Fatalf("payment ID = %d, want > 0", res.Payment.ID)
+		return fmt.Sprintf("payment ID = %d, want > 0", res.Payment.ID)
 	case (res.Duplicate || res.Payment.Outcome == faka.OutcomeExtra) && (res.Late || res.LateUnits != 0):
 		// The engine moves its admission gate by LateUnits: a repeat or an
 		// unapplied trade that reported units would move it twice.
-		t.Fatalf("PaymentConfirm(%s/%s): Duplicate %v outcome %q with Late %v LateUnits %d; nothing was applied",
+		return fmt.Sprintf("PaymentConfirm(%s/%s): Duplicate %v outcome %q with Late %v LateUnits %d; nothing was applied",
 			n.Gateway, n.TradeNo, res.Duplicate, res.Payment.Outcome, res.Late, res.LateUnits)
 	}
+	return ""
 }
 
 // pay pays o with a new trade and returns the result.

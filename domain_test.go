@@ -1,0 +1,111 @@
+package faka_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/faka-dev/faka"
+)
+
+// TestTransitions checks the whole state machine of DESIGN.md §4: every
+// listed move is allowed and every other pair is refused.
+func TestTransitions(t *testing.T) {
+	t.Parallel()
+	allowed := map[[2]faka.OrderStatus]bool{}
+	for _, m := range [][2]faka.OrderStatus{
+		{faka.StatusPending, faka.StatusDelivered}, {faka.StatusPending, faka.StatusPaid},
+		{faka.StatusPending, faka.StatusExpired}, {faka.StatusPending, faka.StatusCancelled},
+		{faka.StatusPaid, faka.StatusDelivered},
+		{faka.StatusExpired, faka.StatusDelivered}, {faka.StatusExpired, faka.StatusPaidAwaitingStock},
+		{faka.StatusExpired, faka.StatusPaid},
+		{faka.StatusCancelled, faka.StatusDelivered}, {faka.StatusCancelled, faka.StatusPaidAwaitingStock},
+		{faka.StatusCancelled, faka.StatusPaid},
+		{faka.StatusPaidAwaitingStock, faka.StatusDelivered}, {faka.StatusPaidAwaitingStock, faka.StatusPaid},
+		{faka.StatusPaid, faka.StatusRefunded}, {faka.StatusDelivered, faka.StatusRefunded},
+		{faka.StatusPaidAwaitingStock, faka.StatusRefunded},
+	} {
+		allowed[m] = true
+	}
+	all := []faka.OrderStatus{faka.StatusPending, faka.StatusPaid, faka.StatusDelivered, faka.StatusExpired,
+		faka.StatusCancelled, faka.StatusPaidAwaitingStock, faka.StatusRefunded}
+	for _, from := range all {
+		for _, to := range all {
+			got := faka.CanTransition(from, to)
+			if got != allowed[[2]faka.OrderStatus{from, to}] {
+				t.Errorf("%s → %s: allowed=%v", from, to, got)
+			}
+			if err := faka.Transition(from, to); (err == nil) != got ||
+				(err != nil && !errors.Is(err, faka.ErrInvalidTransition)) {
+				t.Errorf("Transition(%s, %s) = %v", from, to, err)
+			}
+		}
+	}
+}
+
+func TestProductValidate(t *testing.T) {
+	t.Parallel()
+	ok := func() faka.Product {
+		return faka.Product{Name: "Card", Price: 990, Currency: "cny", ReservationTTL: 3 * time.Second,
+			Description: "line one\nline\ttwo"}
+	}
+	p := ok()
+	p.Normalize()
+	if err := p.ValidateNew(); err != nil {
+		t.Fatalf("valid product refused: %v", err)
+	}
+	if p.Currency != "CNY" || p.MinQuantity != 1 || p.MaxQuantity != faka.DefaultMaxQuantity || p.Delivery != faka.DeliveryCard {
+		t.Fatalf("defaults not filled: %+v", p)
+	}
+	for name, mutate := range map[string]func(*faka.Product){
+		"no name":          func(p *faka.Product) { p.Name = " " },
+		"zero price":       func(p *faka.Product) { p.Price = 0 },
+		"negative price":   func(p *faka.Product) { p.Price = -1 },
+		"bad currency":     func(p *faka.Product) { p.Currency = "C1Y" },
+		"bad delivery":     func(p *faka.Product) { p.Delivery = "email" },
+		"ttl too short":    func(p *faka.Product) { p.ReservationTTL = time.Millisecond },
+		"fractional ttl":   func(p *faka.Product) { p.ReservationTTL = 1500 * time.Millisecond },
+		"max below min":    func(p *faka.Product) { p.MinQuantity, p.MaxQuantity = 5, 2 },
+		"NUL in name":      func(p *faka.Product) { p.Name = "a\x00b" },
+		"NUL in text":      func(p *faka.Product) { p.Description = "a\x00b" },
+		"newline in name":  func(p *faka.Product) { p.Name = "a\nb" },
+		"reusable no key":  func(p *faka.Product) { p.Delivery = faka.DeliveryReusable },
+		"key on card":      func(p *faka.Product) { p.ReusableKey = "K" },
+		"invalid UTF-8":    func(p *faka.Product) { p.Name = "\xff" },
+		"quantity too big": func(p *faka.Product) { p.MaxQuantity = faka.MaxQuantityLimit + 1 },
+	} {
+		p := ok()
+		mutate(&p)
+		p.Normalize()
+		if err := p.ValidateNew(); faka.ErrorCode(err) != faka.EInvalid {
+			t.Errorf("%s: got %v, want an invalid error", name, err)
+		}
+	}
+}
+
+func TestNormalizeEmail(t *testing.T) {
+	t.Parallel()
+	if got, err := faka.NormalizeEmail("  Buyer@Example.COM "); err != nil || got != "Buyer@example.com" {
+		t.Fatalf("got %q %v", got, err)
+	}
+	for _, bad := range []string{"", "no-at", "a@b", "Name <a@example.com>", "a@example.com\x00", "a b@example.com"} {
+		if _, err := faka.NormalizeEmail(bad); faka.ErrorCode(err) != faka.EInvalid {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestErrorCodes(t *testing.T) {
+	t.Parallel()
+	err := faka.Errorf(faka.ESoldOut, "only %d left", 2)
+	if !errors.Is(err, faka.ErrSoldOut) || errors.Is(err, faka.ErrNotFound) {
+		t.Fatal("errors.Is does not match by code")
+	}
+	if faka.ErrorCode(errors.New("boom")) != faka.EInternal || faka.ErrorMessage(errors.New("secret detail")) == "secret detail" {
+		t.Fatal("an internal error leaks its detail")
+	}
+	wrapped := faka.Errorf(faka.EInvalid, "bad: %w", errors.New("cause"))
+	if errors.Unwrap(wrapped) == nil || faka.ErrorMessage(wrapped) != "bad: cause" {
+		t.Fatalf("wrapping: %v", wrapped)
+	}
+}
