@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -243,22 +244,94 @@ func releaseAll(ctx context.Context, tx pgx.Tx, orders []*faka.Order, to faka.Or
 
 // OrdersExpire implements faka.Store. Several instances may sweep at once:
 // SKIP LOCKED gives each its own due orders, and an order a payment holds
-// is left to the payment.
+// is left to the payment. The work is set-based — a handful of statements
+// however many orders are due — so the locked orders are released quickly.
 func (s *Store) OrdersExpire(ctx context.Context, limit int) ([]faka.Release, error) {
 	var out []faka.Release
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT `+orderColumns+orderFrom+`
-			WHERE o.status = 'pending' AND o.reserved_until <= now()
-			ORDER BY o.reserved_until, o.id LIMIT $1 FOR UPDATE OF o SKIP LOCKED`, limit)
+		out = nil
+		rows, err := tx.Query(ctx, `WITH due AS (
+				SELECT id FROM orders WHERE status = 'pending' AND reserved_until <= now()
+				ORDER BY reserved_until, id LIMIT $1 FOR UPDATE SKIP LOCKED)
+			UPDATE orders o SET status = 'expired', updated_at = now()
+			FROM due, products p WHERE o.id = due.id AND p.id = o.product_id
+			RETURNING o.id, o.product_id, o.quantity, p.delivery`, limit)
 		if err != nil {
-			return fmt.Errorf("find due orders: %w", err)
+			return fmt.Errorf("expire due orders: %w", err)
 		}
-		due, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*faka.Order, error) { return scanOrder(r) })
-		if err != nil {
-			return fmt.Errorf("find due orders: %w", err)
+		type due struct {
+			id, productID, qty int64
+			delivery          faka.Delivery
 		}
-		out, err = releaseAll(ctx, tx, due, faka.StatusExpired)
-		return err
+		expired, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (due, error) {
+			var d due
+			err := r.Scan(&d.id, &d.productID, &d.qty, &d.delivery)
+			return d, err
+		})
+		if err != nil || len(expired) == 0 {
+			return err
+		}
+		var cardOrders, ledgerProducts, ledgerOrders, ledgerUnits []int64
+		var cardUnits int64
+		counted := map[int64]int64{}
+		byProduct := map[int64]*faka.Release{}
+		delivery := map[int64]faka.Delivery{}
+		for _, d := range expired {
+			if d.delivery.Counted() {
+				counted[d.productID] += d.qty
+			} else {
+				cardOrders = append(cardOrders, d.id)
+				cardUnits += d.qty
+			}
+			ledgerProducts = append(ledgerProducts, d.productID)
+			ledgerOrders = append(ledgerOrders, d.id)
+			ledgerUnits = append(ledgerUnits, d.qty)
+			if byProduct[d.productID] == nil {
+				byProduct[d.productID] = &faka.Release{ProductID: d.productID}
+				delivery[d.productID] = d.delivery
+			}
+			byProduct[d.productID].Units += d.qty
+		}
+		if len(cardOrders) > 0 {
+			tag, err := tx.Exec(ctx, `UPDATE card_keys SET state = 0, order_id = NULL
+				WHERE order_id = ANY($1) AND state = 1`, cardOrders)
+			if err != nil {
+				return fmt.Errorf("release keys: %w", err)
+			}
+			if tag.RowsAffected() != cardUnits {
+				return fmt.Errorf("released %d keys for %d reserved units: %w", tag.RowsAffected(), cardUnits, errInvariant)
+			}
+		}
+		for pid, n := range counted {
+			if _, err := move(ctx, tx, pid, delivery[pid], 0, int(n), faka.KeyReserved, faka.KeyAvailable); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO ledger (product_id, order_id, event, d_available, d_reserved, d_sold, d_void)
+			SELECT pid, oid, 'release', q, -q, 0, 0 FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS u(pid, oid, q)`,
+			ledgerProducts, ledgerOrders, ledgerUnits); err != nil {
+			return fmt.Errorf("ledger release: %w", err)
+		}
+		// Backorders first, product by product in ID order: two sweepers
+		// take the advisory locks in the same order and cannot deadlock.
+		pids := make([]int64, 0, len(byProduct))
+		for pid := range byProduct {
+			pids = append(pids, pid)
+		}
+		slices.Sort(pids)
+		for _, pid := range pids {
+			if err := lockProduct(ctx, tx, pid); err != nil {
+				return err
+			}
+			f, used, err := fulfilBackorders(ctx, tx, pid, delivery[pid])
+			if err != nil {
+				return err
+			}
+			r := byProduct[pid]
+			r.Fulfilled, r.Units = f, r.Units-used
+			out = append(out, *r)
+		}
+		return nil
 	})
 	return out, err
 }
