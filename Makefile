@@ -31,3 +31,10 @@ bench: ## micro-benchmarks of the engine and store
 	$(GO) test -run '^$$' -bench . -benchmem ./engine/ ./sqlite/
 
 ci: lint test fuzz ## everything CI runs
+
+.PHONY: bench-quick bench-docs
+bench-quick: ## flash-sale benchmark, small (under a minute); the last stdout line is JSON
+	$(GO) run ./cmd/faka bench -quick
+
+bench-docs: ## full flash-sale benchmark (3 rounds, c = 50…400); rewrites docs/BENCHMARKS.md's tables and chart
+	$(GO) run ./cmd/faka bench -rounds 3 -sweep 50,100,400 -chart docs/bench-sqlite.svg -json-out docs/bench-sqlite.json -doc docs/BENCHMARKS.md

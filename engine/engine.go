@@ -51,6 +51,7 @@ type Engine struct {
 	lanes    map[int64]*lane
 	products map[int64]*faka.Product
 	inflight map[string]bool // Idempotency-Keys being served now
+	confirms confirmFlights  // payment confirmations in flight
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup

@@ -77,14 +77,19 @@ func setStatus(ctx context.Context, tx pgx.Tx, orderID int64, from, to faka.Orde
 	return nil
 }
 
-// ReserveBatch implements faka.Store. The batch's card keys are found and
-// locked in one statement (FOR UPDATE SKIP LOCKED on the partial index)
-// and handed out in order; no counter row is touched for card products.
+// ReserveBatch implements faka.Store. The whole batch is a handful of
+// set-based statements, however many buyers it holds: the card keys are
+// found and locked in one statement (FOR UPDATE SKIP LOCKED on the partial
+// index) and handed out in order, the orders, key claims, idempotency keys
+// and ledger rows are each written from arrays in one statement. No
+// counter row is touched for card products.
 func (s *Store) ReserveBatch(ctx context.Context, productID int64, batch []faka.ReserveParams) ([]faka.ReserveOutcome, error) {
 	out := make([]faka.ReserveOutcome, len(batch))
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		clear(out)
 		var d faka.Delivery
 		var active bool
+		var counted int64 // units a counted product has, locked
 		err := tx.QueryRow(ctx, `SELECT delivery, active FROM products WHERE id = $1`, productID).Scan(&d, &active)
 		if err == pgx.ErrNoRows {
 			return faka.Errorf(faka.ENotFound, "product %d not found", productID)
@@ -95,81 +100,174 @@ func (s *Store) ReserveBatch(ctx context.Context, productID int64, batch []faka.
 		if !active {
 			return faka.Errorf(faka.EInvalid, "product %d is not on sale", productID)
 		}
-		var ids []int64
-		if !d.Counted() {
-			total := 0
-			for _, p := range batch {
-				total += p.Quantity
-			}
-			if ids, err = findKeys(ctx, tx, productID, total); err != nil {
-				return err
-			}
+		total := 0
+		for _, p := range batch {
+			total += p.Quantity
 		}
-		pos := 0
+		var ids []int64
+		if d.Counted() {
+			// Counted stock is one number: lock the row for the batch.
+			if err := tx.QueryRow(ctx, `SELECT stock_available FROM products WHERE id = $1 FOR UPDATE`,
+				productID).Scan(&counted); err != nil {
+				return fmt.Errorf("lock stock of product %d: %w", productID, err)
+			}
+		} else if ids, err = findKeys(ctx, tx, productID, total); err != nil {
+			return err
+		}
+
+		// Hand out stock in order; a buyer it does not reach is sold out.
+		left := counted
+		if !d.Counted() {
+			left = int64(len(ids))
+		}
+		var accepted []int
 		for i, p := range batch {
-			out[i] = faka.ReserveOutcome{}
-			q := int64(p.Quantity)
-			// Stock first: a buyer who cannot be served writes nothing.
-			if d.Counted() {
-				ok, err := claim(ctx, tx, productID, d, 0, p.Quantity, faka.KeyReserved)
-				if err != nil {
-					return err
-				}
-				if !ok {
-					out[i].Err = faka.ErrSoldOut
-					continue
-				}
-			} else if len(ids)-pos < p.Quantity {
+			if int64(p.Quantity) > left {
 				out[i].Err = faka.ErrSoldOut
 				continue
 			}
-			var orderID int64
-			if p.IdempotencyKey != "" {
-				err := tx.QueryRow(ctx, `INSERT INTO idempotency_keys (key, request_hash, order_id, sealed_token)
-					VALUES ($1, $2, nextval(pg_get_serial_sequence('orders', 'id')), $3)
-					ON CONFLICT (key) DO NOTHING RETURNING order_id`, p.IdempotencyKey, p.RequestHash,
-					p.SealedToken).Scan(&orderID)
-				if err == pgx.ErrNoRows {
-					if d.Counted() { // give back what was claimed above
-						if _, err := tx.Exec(ctx, `UPDATE products SET stock_available = stock_available + $1,
-							stock_reserved = stock_reserved - $1 WHERE id = $2`, q, productID); err != nil {
-							return fmt.Errorf("unclaim stock: %w", err)
-						}
-					}
-					out[i].Err = faka.Errorf(faka.EConflict, "this Idempotency-Key has been used")
-					continue
+			left -= int64(p.Quantity)
+			accepted = append(accepted, i)
+		}
+		if len(accepted) == 0 {
+			return nil
+		}
+		orderIDs, err := nextOrderIDs(ctx, tx, len(accepted))
+		if err != nil {
+			return err
+		}
+
+		// Idempotency keys first: a key stored by a concurrent twin (here or
+		// on another instance) makes its request a conflict, with no order.
+		var idemKeys []string
+		var idemHashes, idemTokens [][]byte
+		var idemOrders []int64
+		first := map[string]int{} // key → the request that may store it
+		for j, i := range accepted {
+			if p := batch[i]; p.IdempotencyKey != "" {
+				if _, dup := first[p.IdempotencyKey]; dup {
+					continue // a twin in this very batch: the first one wins
 				}
-				if err != nil {
-					return fmt.Errorf("store idempotency key: %w", err)
-				}
+				first[p.IdempotencyKey] = i
+				idemKeys = append(idemKeys, p.IdempotencyKey)
+				idemHashes = append(idemHashes, p.RequestHash)
+				idemTokens = append(idemTokens, p.SealedToken)
+				idemOrders = append(idemOrders, orderIDs[j])
 			}
-			o := &faka.Order{OrderNo: p.OrderNo, ProductID: productID, Delivery: d, Quantity: p.Quantity,
-				UnitPrice: p.UnitPrice, Amount: p.Amount, Currency: p.Currency, Email: p.Email, Gateway: p.Gateway,
-				Status: faka.StatusPending, TokenHash: p.TokenHash, QueryPasswordHash: p.QueryPasswordHash}
-			var idArg any
-			if orderID != 0 {
-				idArg = orderID
-			}
-			err := tx.QueryRow(ctx, `INSERT INTO orders (id, order_no, token_hash, product_id, quantity, unit_price,
-				amount, currency, email, gateway, query_password_hash, status, reserved_until)
-				VALUES (COALESCE($1, nextval(pg_get_serial_sequence('orders', 'id'))), $2, $3, $4, $5, $6, $7, $8,
-					$9, $10, $11, 'pending', now() + $12 * interval '1 millisecond')
-				RETURNING id, reserved_until, created_at`,
-				idArg, p.OrderNo, p.TokenHash, productID, p.Quantity, p.UnitPrice, p.Amount, p.Currency, p.Email,
-				p.Gateway, p.QueryPasswordHash, p.TTL.Milliseconds()).Scan(&o.ID, &o.ReservedUntil, &o.CreatedAt)
+		}
+		stored := map[string]bool{}
+		if len(idemKeys) > 0 {
+			rows, err := tx.Query(ctx, `INSERT INTO idempotency_keys (key, request_hash, order_id, sealed_token)
+				SELECT * FROM unnest($1::text[], $2::bytea[], $3::bigint[], $4::bytea[])
+				ON CONFLICT (key) DO NOTHING RETURNING key`, idemKeys, idemHashes, idemOrders, idemTokens)
 			if err != nil {
-				return fmt.Errorf("insert order: %w", err)
+				return fmt.Errorf("store idempotency keys: %w", err)
 			}
+			keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				return fmt.Errorf("store idempotency keys: %w", err)
+			}
+			for _, k := range keys {
+				stored[k] = true
+			}
+		}
+
+		var (
+			oIDs, oProducts, oPrices, oAmounts, oTTLs, keyIDs, keyOrders, lUnits []int64
+			oQty                                                                 []int32
+			oNos, oCurrencies, oEmails, oGateways                                []string
+			oTokens, oPasswords                                                  [][]byte
+			pos                                                                  int
+			units                                                                int64
+			made                                                                 []int
+		)
+		for j, i := range accepted {
+			p := batch[i]
+			if p.IdempotencyKey != "" && (!stored[p.IdempotencyKey] || first[p.IdempotencyKey] != i) {
+				out[i].Err = faka.Errorf(faka.EConflict, "this Idempotency-Key has been used")
+				continue
+			}
+			id := orderIDs[j]
+			oIDs = append(oIDs, id)
+			oNos = append(oNos, p.OrderNo)
+			oTokens = append(oTokens, p.TokenHash)
+			oProducts = append(oProducts, productID)
+			oQty = append(oQty, int32(p.Quantity))
+			oPrices = append(oPrices, p.UnitPrice)
+			oAmounts = append(oAmounts, p.Amount)
+			oCurrencies = append(oCurrencies, p.Currency)
+			oEmails = append(oEmails, p.Email)
+			oGateways = append(oGateways, p.Gateway)
+			oPasswords = append(oPasswords, p.QueryPasswordHash)
+			oTTLs = append(oTTLs, p.TTL.Milliseconds())
+			lUnits = append(lUnits, int64(p.Quantity))
+			units += int64(p.Quantity)
 			if !d.Counted() {
-				if err := assignKeys(ctx, tx, ids[pos:pos+p.Quantity], o.ID, faka.KeyReserved); err != nil {
-					return err
+				for _, k := range ids[pos : pos+p.Quantity] {
+					keyIDs = append(keyIDs, k)
+					keyOrders = append(keyOrders, id)
 				}
 				pos += p.Quantity
 			}
-			if err := appendLedger(ctx, tx, productID, o.ID, faka.LedgerReserve, -q, q, 0, 0); err != nil {
+			made = append(made, i)
+		}
+		if len(made) == 0 {
+			return nil
+		}
+		rows, err := tx.Query(ctx, `INSERT INTO orders (id, order_no, token_hash, product_id, quantity, unit_price,
+				amount, currency, email, gateway, query_password_hash, status, reserved_until)
+			SELECT id, no, tok, pid, q, price, amt, cur, email, gw, pw, 'pending', now() + ttl * interval '1 millisecond'
+			FROM unnest($1::bigint[], $2::text[], $3::bytea[], $4::bigint[], $5::int[], $6::bigint[], $7::bigint[],
+				$8::text[], $9::text[], $10::text[], $11::bytea[], $12::bigint[])
+				AS u(id, no, tok, pid, q, price, amt, cur, email, gw, pw, ttl)
+			RETURNING id, reserved_until, created_at`,
+			oIDs, oNos, oTokens, oProducts, oQty, oPrices, oAmounts, oCurrencies, oEmails, oGateways, oPasswords, oTTLs)
+		if err != nil {
+			return fmt.Errorf("insert orders: %w", err)
+		}
+		type stamp struct{ until, created time.Time }
+		stamps := map[int64]stamp{}
+		for rows.Next() {
+			var id int64
+			var st stamp
+			if err := rows.Scan(&id, &st.until, &st.created); err != nil {
+				rows.Close()
+				return fmt.Errorf("insert orders: %w", err)
+			}
+			stamps[id] = st
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("insert orders: %w", err)
+		}
+
+		if d.Counted() {
+			if _, err := claim(ctx, tx, productID, d, 0, int(units), faka.KeyReserved); err != nil {
 				return err
 			}
-			out[i].Order = o
+		} else {
+			tag, err := tx.Exec(ctx, `UPDATE card_keys k SET state = 1, order_id = u.oid
+				FROM unnest($1::bigint[], $2::bigint[]) AS u(kid, oid) WHERE k.id = u.kid AND k.state = 0`,
+				keyIDs, keyOrders)
+			if err != nil {
+				return fmt.Errorf("claim keys: %w", err)
+			}
+			if tag.RowsAffected() != int64(len(keyIDs)) {
+				return fmt.Errorf("claimed %d of %d locked keys: %w", tag.RowsAffected(), len(keyIDs), errInvariant)
+			}
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO ledger (product_id, order_id, event, d_available, d_reserved, d_sold, d_void)
+			SELECT $1, oid, 'reserve', -q, q, 0, 0 FROM unnest($2::bigint[], $3::bigint[]) AS u(oid, q)`,
+			productID, oIDs, lUnits); err != nil {
+			return fmt.Errorf("ledger reserve: %w", err)
+		}
+		for k, i := range made {
+			p := batch[i]
+			st := stamps[oIDs[k]]
+			out[i].Order = &faka.Order{ID: oIDs[k], OrderNo: p.OrderNo, ProductID: productID, Delivery: d,
+				Quantity: p.Quantity, UnitPrice: p.UnitPrice, Amount: p.Amount, Currency: p.Currency, Email: p.Email,
+				Gateway: p.Gateway, Status: faka.StatusPending, ReservedUntil: st.until, CreatedAt: st.created,
+				TokenHash: p.TokenHash, QueryPasswordHash: p.QueryPasswordHash}
 		}
 		return nil
 	})
@@ -177,6 +275,20 @@ func (s *Store) ReserveBatch(ctx context.Context, productID int64, batch []faka.
 		return nil, err
 	}
 	return out, nil
+}
+
+// nextOrderIDs takes n order IDs from the orders identity sequence, so
+// that idempotency keys can name their orders before the orders exist.
+func nextOrderIDs(ctx context.Context, tx pgx.Tx, n int) ([]int64, error) {
+	rows, err := tx.Query(ctx, `SELECT nextval(pg_get_serial_sequence('orders', 'id')) FROM generate_series(1, $1)`, n)
+	if err != nil {
+		return nil, fmt.Errorf("order ids: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("order ids: %w", err)
+	}
+	return ids, nil
 }
 
 // IdempotencyGet implements faka.Store.
@@ -261,7 +373,7 @@ func (s *Store) OrdersExpire(ctx context.Context, limit int) ([]faka.Release, er
 		}
 		type due struct {
 			id, productID, qty int64
-			delivery          faka.Delivery
+			delivery           faka.Delivery
 		}
 		expired, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (due, error) {
 			var d due

@@ -40,11 +40,11 @@ func (s *Store) KeysImport(ctx context.Context, productID int64, keys []faka.Sea
 			}
 		}
 		if res.Imported > 0 {
-			if err := appendLedger(ctx, tx, productID, 0, faka.LedgerImport, int64(res.Imported), 0, 0, 0, now); err != nil {
+			if err := s.appendLedger(ctx, tx, productID, 0, faka.LedgerImport, int64(res.Imported), 0, 0, 0, now); err != nil {
 				return err
 			}
 		}
-		res.Fulfilled, res.FulfilledUnits, err = fulfilBackorders(ctx, tx, productID, d, now)
+		res.Fulfilled, res.FulfilledUnits, err = s.fulfilBackorders(ctx, tx, productID, d, now)
 		return err
 	})
 	return res, err
@@ -69,11 +69,11 @@ func (s *Store) StockAdd(ctx context.Context, productID int64, n int64) (faka.Im
 			n, productID); err != nil {
 			return fmt.Errorf("add stock: %w", err)
 		}
-		if err := appendLedger(ctx, tx, productID, 0, faka.LedgerImport, n, 0, 0, 0, now); err != nil {
+		if err := s.appendLedger(ctx, tx, productID, 0, faka.LedgerImport, n, 0, 0, 0, now); err != nil {
 			return err
 		}
 		res.Imported = int(n)
-		res.Fulfilled, res.FulfilledUnits, err = fulfilBackorders(ctx, tx, productID, d, now)
+		res.Fulfilled, res.FulfilledUnits, err = s.fulfilBackorders(ctx, tx, productID, d, now)
 		return err
 	})
 	return res, err
@@ -99,7 +99,7 @@ func (s *Store) KeysVoid(ctx context.Context, productID int64, keyIDs []int64) (
 		n, _ := r.RowsAffected()
 		voided = int(n)
 		if n > 0 {
-			return appendLedger(ctx, tx, productID, 0, faka.LedgerVoid, -n, 0, 0, n, s.nowMS())
+			return s.appendLedger(ctx, tx, productID, 0, faka.LedgerVoid, -n, 0, 0, n, s.nowMS())
 		}
 		return nil
 	})
@@ -110,11 +110,47 @@ func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
 }
 
+// Queries of keys and counted stock.
+const (
+	qKeysAvailable = `SELECT id FROM card_keys WHERE product_id = ? AND state = 0 ORDER BY id LIMIT ?`
+	// qKeysClaimBatch gives keys to orders from a JSON array of
+	// [key_id, order_id] pairs, in one statement for a whole batch.
+	qKeysClaimBatch = `UPDATE card_keys SET state = ?1, order_id = m.oid
+		FROM (SELECT value ->> 0 AS kid, value ->> 1 AS oid FROM json_each(?2)) AS m
+		WHERE card_keys.id = m.kid AND card_keys.state = 0`
+	qCountedClaim = `UPDATE products SET stock_available = stock_available - ?, stock_reserved = stock_reserved + ?
+		WHERE id = ? AND stock_available >= ?`
+	qKeysMove    = `UPDATE card_keys SET state = ? WHERE order_id = ? AND state = ?`
+	qKeysRelease = `UPDATE card_keys SET state = ?, order_id = NULL WHERE order_id = ? AND state = ?`
+)
+
+// availableKeys returns the ids of up to n available keys of a product,
+// lowest first.
+func (s *Store) availableKeys(ctx context.Context, tx *sql.Tx, productID int64, n int) ([]int64, error) {
+	rows, err := s.wquery(ctx, tx, qKeysAvailable, productID, n)
+	if err != nil {
+		return nil, fmt.Errorf("find keys: %w", err)
+	}
+	defer rows.Close()
+	ids := make([]int64, 0, n)
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("scan key id: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find keys: %w", err)
+	}
+	return ids, nil
+}
+
 // claim moves q available units of a product to an order, in state to
 // (reserved or sold). It reports false, changing nothing, when fewer than q
 // are available. The single writer connection makes select-then-update
 // safe here; the PostgreSQL store uses FOR UPDATE SKIP LOCKED instead.
-func claim(ctx context.Context, tx *sql.Tx, productID int64, d faka.Delivery, orderID int64, q int, to faka.KeyState) (bool, error) {
+func (s *Store) claim(ctx context.Context, tx *sql.Tx, productID int64, d faka.Delivery, orderID int64, q int, to faka.KeyState) (bool, error) {
 	if d.Counted() {
 		col := "stock_reserved"
 		if to == faka.KeySold {
@@ -128,30 +164,18 @@ func claim(ctx context.Context, tx *sql.Tx, productID int64, d faka.Delivery, or
 		n, _ := r.RowsAffected()
 		return n == 1, nil
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT id FROM card_keys WHERE product_id = ? AND state = 0 ORDER BY id LIMIT ?`,
-		productID, q)
+	ids, err := s.availableKeys(ctx, tx, productID, q)
 	if err != nil {
-		return false, fmt.Errorf("find keys: %w", err)
+		return false, err
 	}
-	args := make([]any, 0, q+2)
-	args = append(args, int(to), orderID)
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return false, fmt.Errorf("scan key id: %w", err)
-		}
-		args = append(args, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return false, fmt.Errorf("find keys: %w", err)
-	}
-	if len(args)-2 < q {
+	if len(ids) < q {
 		return false, nil
 	}
-	r, err := tx.ExecContext(ctx, `UPDATE card_keys SET state = ?, order_id = ? WHERE state = 0 AND id IN (`+
-		placeholders(q)+`)`, args...)
+	var pairs []byte
+	for _, id := range ids {
+		pairs = appendPair(pairs, id, orderID)
+	}
+	r, err := s.wexec(ctx, tx, qKeysClaimBatch, int(to), closeJSON(pairs))
 	if err != nil {
 		return false, fmt.Errorf("claim keys: %w", err)
 	}
@@ -165,7 +189,7 @@ func claim(ctx context.Context, tx *sql.Tx, productID int64, d faka.Delivery, or
 // sold (payment), reserved → available (release), sold → void (refund).
 // It returns how many units moved; for card products it is the number of
 // key rows, which the caller checks.
-func move(ctx context.Context, tx *sql.Tx, productID int64, d faka.Delivery, orderID int64, q int, from, to faka.KeyState) (int64, error) {
+func (s *Store) move(ctx context.Context, tx *sql.Tx, productID int64, d faka.Delivery, orderID int64, q int, from, to faka.KeyState) (int64, error) {
 	if d.Counted() {
 		fromCol, toCol := stockColumn(from), stockColumn(to)
 		r, err := tx.ExecContext(ctx, `UPDATE products SET `+fromCol+` = `+fromCol+` - ?, `+toCol+` = `+toCol+` + ?
@@ -178,11 +202,11 @@ func move(ctx context.Context, tx *sql.Tx, productID int64, d faka.Delivery, ord
 		}
 		return int64(q), nil
 	}
-	q2 := `UPDATE card_keys SET state = ? WHERE order_id = ? AND state = ?`
+	q2 := qKeysMove
 	if to == faka.KeyAvailable {
-		q2 = `UPDATE card_keys SET state = ?, order_id = NULL WHERE order_id = ? AND state = ?`
+		q2 = qKeysRelease
 	}
-	r, err := tx.ExecContext(ctx, q2, int(to), orderID, int(from))
+	r, err := s.wexec(ctx, tx, q2, int(to), orderID, int(from))
 	if err != nil {
 		return 0, fmt.Errorf("move keys %s→%s: %w", from, to, err)
 	}
@@ -202,24 +226,26 @@ func stockColumn(s faka.KeyState) string {
 	}
 }
 
+const qBackorderNext = `SELECT id, quantity FROM orders
+	WHERE product_id = ? AND status = 'paid_awaiting_stock' ORDER BY paid_at, id LIMIT 1`
+
 // fulfilBackorders delivers a product's paid_awaiting_stock orders, oldest
 // first, while stock lasts. It stops at the first order that does not fit,
 // so a large old order is never starved by smaller new ones.
-func fulfilBackorders(ctx context.Context, tx *sql.Tx, productID int64, d faka.Delivery, now int64) (int, int64, error) {
+func (s *Store) fulfilBackorders(ctx context.Context, tx *sql.Tx, productID int64, d faka.Delivery, now int64) (int, int64, error) {
 	var fulfilled int
 	var units int64
 	for {
 		var orderID int64
 		var q int
-		err := tx.QueryRowContext(ctx, `SELECT id, quantity FROM orders
-			WHERE product_id = ? AND status = 'paid_awaiting_stock' ORDER BY paid_at, id LIMIT 1`, productID).Scan(&orderID, &q)
+		err := s.wqueryRow(ctx, tx, qBackorderNext, productID).Scan(&orderID, &q)
 		if err == sql.ErrNoRows {
 			return fulfilled, units, nil
 		}
 		if err != nil {
 			return 0, 0, fmt.Errorf("find backorder: %w", err)
 		}
-		ok, err := claim(ctx, tx, productID, d, orderID, q, faka.KeySold)
+		ok, err := s.claim(ctx, tx, productID, d, orderID, q, faka.KeySold)
 		if err != nil || !ok {
 			return fulfilled, units, err
 		}
@@ -227,10 +253,10 @@ func fulfilBackorders(ctx context.Context, tx *sql.Tx, productID int64, d faka.D
 		if d == faka.DeliveryManual {
 			next = faka.StatusPaid
 		}
-		if err := setStatus(ctx, tx, orderID, faka.StatusPaidAwaitingStock, next, now); err != nil {
+		if err := s.setStatus(ctx, tx, orderID, faka.StatusPaidAwaitingStock, next, now); err != nil {
 			return 0, 0, err
 		}
-		if err := appendLedger(ctx, tx, productID, orderID, faka.LedgerLate, -int64(q), 0, int64(q), 0, now); err != nil {
+		if err := s.appendLedger(ctx, tx, productID, orderID, faka.LedgerLate, -int64(q), 0, int64(q), 0, now); err != nil {
 			return 0, 0, err
 		}
 		fulfilled++

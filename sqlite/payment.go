@@ -11,6 +11,14 @@ import (
 
 const paymentColumns = `y.id, y.gateway, y.trade_no, y.order_id, o.order_no, y.amount, y.currency, y.outcome, y.created_at`
 
+const (
+	qPaymentByTrade = `SELECT ` + paymentColumns + ` FROM payments y
+		JOIN orders o ON o.id = y.order_id WHERE y.gateway = ? AND y.trade_no = ?`
+	qPaymentInsert = `INSERT INTO payments (gateway, trade_no, order_id, amount, currency, outcome,
+		created_at) VALUES (?,?,?,?,?,?,?)`
+	qBackorderCount = `SELECT COUNT(*) FROM orders WHERE product_id = ? AND status = 'paid_awaiting_stock'`
+)
+
 func scanPayment(row scanner) (*faka.Payment, error) {
 	var p faka.Payment
 	var created int64
@@ -28,10 +36,9 @@ func scanPayment(row scanner) (*faka.Payment, error) {
 func (s *Store) PaymentConfirm(ctx context.Context, n faka.Notification) (*faka.ConfirmResult, error) {
 	var res *faka.ConfirmResult
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		prev, err := scanPayment(tx.QueryRowContext(ctx, `SELECT `+paymentColumns+` FROM payments y
-			JOIN orders o ON o.id = y.order_id WHERE y.gateway = ? AND y.trade_no = ?`, n.Gateway, n.TradeNo))
+		prev, err := scanPayment(s.wqueryRow(ctx, tx, qPaymentByTrade, n.Gateway, n.TradeNo))
 		if err == nil {
-			o, err := getOrder(ctx, tx, `o.id = ?`, prev.OrderID)
+			o, err := s.getOrder(ctx, tx, qOrderByID, prev.OrderID)
 			if err != nil {
 				return err
 			}
@@ -41,7 +48,7 @@ func (s *Store) PaymentConfirm(ctx context.Context, n faka.Notification) (*faka.
 		if err != sql.ErrNoRows {
 			return fmt.Errorf("find payment: %w", err)
 		}
-		o, err := getOrder(ctx, tx, `o.order_no = ?`, n.OrderNo)
+		o, err := s.getOrder(ctx, tx, qOrderByNo, n.OrderNo)
 		if err != nil {
 			return err
 		}
@@ -51,12 +58,11 @@ func (s *Store) PaymentConfirm(ctx context.Context, n faka.Notification) (*faka.
 		}
 		now := s.nowMS()
 		wasPending := o.Status == faka.StatusPending
-		outcome, err := apply(ctx, tx, o, now)
+		outcome, err := s.apply(ctx, tx, o, now)
 		if err != nil {
 			return err
 		}
-		r, err := tx.ExecContext(ctx, `INSERT INTO payments (gateway, trade_no, order_id, amount, currency, outcome,
-			created_at) VALUES (?,?,?,?,?,?,?)`, n.Gateway, n.TradeNo, o.ID, n.Amount, n.Currency, outcome, now)
+		r, err := s.wexec(ctx, tx, qPaymentInsert, n.Gateway, n.TradeNo, o.ID, n.Amount, n.Currency, outcome, now)
 		if err != nil {
 			return fmt.Errorf("insert payment: %w", err)
 		}
@@ -64,7 +70,7 @@ func (s *Store) PaymentConfirm(ctx context.Context, n faka.Notification) (*faka.
 		if err != nil {
 			return fmt.Errorf("payment id: %w", err)
 		}
-		if o, err = getOrder(ctx, tx, `o.id = ?`, o.ID); err != nil {
+		if o, err = s.getOrder(ctx, tx, qOrderByID, o.ID); err != nil {
 			return err
 		}
 		res = &faka.ConfirmResult{Order: o, Payment: &faka.Payment{ID: pid, Gateway: n.Gateway, TradeNo: n.TradeNo,
@@ -86,7 +92,7 @@ func (s *Store) PaymentConfirm(ctx context.Context, n faka.Notification) (*faka.
 
 // apply changes the order and its stock for a new payment and returns the
 // payment's outcome.
-func apply(ctx context.Context, tx *sql.Tx, o *faka.Order, now int64) (string, error) {
+func (s *Store) apply(ctx context.Context, tx *sql.Tx, o *faka.Order, now int64) (string, error) {
 	q := int64(o.Quantity)
 	delivered, outcome := faka.StatusDelivered, faka.OutcomeDelivered
 	if o.Delivery == faka.DeliveryManual {
@@ -97,40 +103,39 @@ func apply(ctx context.Context, tx *sql.Tx, o *faka.Order, now int64) (string, e
 		// Keys reserved for this order become sold, even if the reservation
 		// is past due and the sweeper has not reached it: the payment's
 		// conditional update won the race.
-		n, err := move(ctx, tx, o.ProductID, o.Delivery, o.ID, o.Quantity, faka.KeyReserved, faka.KeySold)
+		n, err := s.move(ctx, tx, o.ProductID, o.Delivery, o.ID, o.Quantity, faka.KeyReserved, faka.KeySold)
 		if err != nil {
 			return "", err
 		}
 		if n != q {
 			return "", fmt.Errorf("order %s sold %d keys, reserved %d: %w", o.OrderNo, n, q, errInvariant)
 		}
-		if err := setStatus(ctx, tx, o.ID, o.Status, delivered, now); err != nil {
+		if err := s.setStatus(ctx, tx, o.ID, o.Status, delivered, now); err != nil {
 			return "", err
 		}
-		return outcome, appendLedger(ctx, tx, o.ProductID, o.ID, faka.LedgerSell, 0, -q, q, 0, now)
+		return outcome, s.appendLedger(ctx, tx, o.ProductID, o.ID, faka.LedgerSell, 0, -q, q, 0, now)
 
 	case faka.StatusExpired, faka.StatusCancelled:
 		// A late payment: fresh stock if there is any and no older
 		// backorder is waiting for it, else a backorder.
 		var waiting int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM orders WHERE product_id = ?
-			AND status = 'paid_awaiting_stock'`, o.ProductID).Scan(&waiting); err != nil {
+		if err := s.wqueryRow(ctx, tx, qBackorderCount, o.ProductID).Scan(&waiting); err != nil {
 			return "", fmt.Errorf("count backorders: %w", err)
 		}
 		ok := false
 		if waiting == 0 {
 			var err error
-			if ok, err = claim(ctx, tx, o.ProductID, o.Delivery, o.ID, o.Quantity, faka.KeySold); err != nil {
+			if ok, err = s.claim(ctx, tx, o.ProductID, o.Delivery, o.ID, o.Quantity, faka.KeySold); err != nil {
 				return "", err
 			}
 		}
 		if !ok {
-			return faka.OutcomeAwaitingStock, setStatus(ctx, tx, o.ID, o.Status, faka.StatusPaidAwaitingStock, now)
+			return faka.OutcomeAwaitingStock, s.setStatus(ctx, tx, o.ID, o.Status, faka.StatusPaidAwaitingStock, now)
 		}
-		if err := setStatus(ctx, tx, o.ID, o.Status, delivered, now); err != nil {
+		if err := s.setStatus(ctx, tx, o.ID, o.Status, delivered, now); err != nil {
 			return "", err
 		}
-		return outcome, appendLedger(ctx, tx, o.ProductID, o.ID, faka.LedgerLate, -q, 0, q, 0, now)
+		return outcome, s.appendLedger(ctx, tx, o.ProductID, o.ID, faka.LedgerLate, -q, 0, q, 0, now)
 
 	default:
 		// Already paid through another trade: record it, apply nothing.

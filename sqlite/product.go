@@ -55,7 +55,7 @@ func (s *Store) ProductCreate(ctx context.Context, p *faka.Product, reusable *fa
 			return fmt.Errorf("product id: %w", err)
 		}
 		if stock > 0 {
-			if err := appendLedger(ctx, tx, id, 0, faka.LedgerImport, stock, 0, 0, 0, now); err != nil {
+			if err := s.appendLedger(ctx, tx, id, 0, faka.LedgerImport, stock, 0, 0, 0, now); err != nil {
 				return err
 			}
 		}
@@ -67,7 +67,7 @@ func (s *Store) ProductCreate(ctx context.Context, p *faka.Product, reusable *fa
 
 // ProductGet implements faka.Store.
 func (s *Store) ProductGet(ctx context.Context, id int64) (*faka.Product, error) {
-	p, err := scanProduct(s.read.QueryRowContext(ctx, `SELECT `+productColumns+` FROM products WHERE id = ?`, id))
+	p, err := scanProduct(s.rqueryRow(ctx, nil, qProductByID, id))
 	if err != nil {
 		return nil, translate(fmt.Errorf("product %d: %w", id, err))
 	}
@@ -164,20 +164,25 @@ func (s *Store) StockList(ctx context.Context) ([]faka.Stock, error) {
 	return out, translate(err)
 }
 
+const (
+	qProductByID  = `SELECT ` + productColumns + ` FROM products WHERE id = ?`
+	qStockProduct = `SELECT delivery, stock_available, stock_reserved, stock_sold, stock_void
+		FROM products WHERE id = ?`
+	qStockKeys = `SELECT COALESCE(SUM(state = 0), 0), COALESCE(SUM(state = 1), 0),
+		COALESCE(SUM(state = 2), 0), COALESCE(SUM(state = 3), 0) FROM card_keys WHERE product_id = ?`
+)
+
 // StockGet implements faka.Store. The card branch counts one product's
 // keys through the partial and order indexes rather than the whole table.
 func (s *Store) StockGet(ctx context.Context, productID int64) (faka.Stock, error) {
 	var d faka.Delivery
-	row := s.read.QueryRowContext(ctx, `SELECT delivery, stock_available, stock_reserved, stock_sold, stock_void
-		FROM products WHERE id = ?`, productID)
+	row := s.rqueryRow(ctx, nil, qStockProduct, productID)
 	st := faka.Stock{ProductID: productID}
 	if err := row.Scan(&d, &st.Available, &st.Reserved, &st.Sold, &st.Void); err != nil {
 		return st, translate(fmt.Errorf("stock of product %d: %w", productID, err))
 	}
 	if d == faka.DeliveryCard {
-		err := s.read.QueryRowContext(ctx, `SELECT COALESCE(SUM(state = 0), 0), COALESCE(SUM(state = 1), 0),
-			COALESCE(SUM(state = 2), 0), COALESCE(SUM(state = 3), 0) FROM card_keys WHERE product_id = ?`,
-			productID).Scan(&st.Available, &st.Reserved, &st.Sold, &st.Void)
+		err := s.rqueryRow(ctx, nil, qStockKeys, productID).Scan(&st.Available, &st.Reserved, &st.Sold, &st.Void)
 		if err != nil {
 			return st, translate(fmt.Errorf("stock of product %d: %w", productID, err))
 		}
@@ -186,14 +191,16 @@ func (s *Store) StockGet(ctx context.Context, productID int64) (faka.Stock, erro
 	return st, nil
 }
 
+const qLedgerInsert = `INSERT INTO ledger (product_id, order_id, event, d_available, d_reserved,
+	d_sold, d_void, created_at) VALUES (?,?,?,?,?,?,?,?)`
+
 // appendLedger writes one ledger movement.
-func appendLedger(ctx context.Context, tx *sql.Tx, productID, orderID int64, event string, dAvail, dRes, dSold, dVoid int64, now int64) error {
+func (s *Store) appendLedger(ctx context.Context, tx *sql.Tx, productID, orderID int64, event string, dAvail, dRes, dSold, dVoid int64, now int64) error {
 	var oid sql.NullInt64
 	if orderID != 0 {
 		oid = sql.NullInt64{Int64: orderID, Valid: true}
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO ledger (product_id, order_id, event, d_available, d_reserved,
-		d_sold, d_void, created_at) VALUES (?,?,?,?,?,?,?,?)`, productID, oid, event, dAvail, dRes, dSold, dVoid, now)
+	_, err := s.wexec(ctx, tx, qLedgerInsert, productID, oid, event, dAvail, dRes, dSold, dVoid, now)
 	if err != nil {
 		return fmt.Errorf("ledger %s for product %d: %w", event, productID, err)
 	}

@@ -1,7 +1,10 @@
 // Package sqlite is the embedded store: faka.Store on modernc.org/sqlite
 // (pure Go, no cgo). One writer connection serialises every write
-// transaction (BEGIN IMMEDIATE), so writers never fight over SQLITE_BUSY; a
-// small pool of read-only connections serves reads from WAL snapshots.
+// transaction (BEGIN IMMEDIATE), so writers never fight over SQLITE_BUSY,
+// and commits them in groups: writes that arrive while one commits share
+// the next transaction and its fsync, each in a savepoint of its own (see
+// committer). A small pool of read-only connections serves reads from WAL
+// snapshots. The hot statements are prepared once (see stmt.go).
 package sqlite
 
 import (
@@ -42,6 +45,10 @@ type Store struct {
 	write *sql.DB
 	read  *sql.DB
 	now   func() time.Time
+
+	group *committer
+	wstmt stmtCache // prepared on the writer
+	rstmt stmtCache // prepared on the read pool
 }
 
 var _ faka.Store = (*Store)(nil)
@@ -103,7 +110,21 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		read.Close()
 		return nil, fmt.Errorf("sqlite: ping read pool: %w", err)
 	}
-	return &Store{write: write, read: read, now: opts.Now}, nil
+	wstmt, err := prepareAll(ctx, write, writeQueries)
+	if err != nil {
+		write.Close()
+		read.Close()
+		return nil, err
+	}
+	rstmt, err := prepareAll(ctx, read, readQueries)
+	if err != nil {
+		wstmt.close()
+		write.Close()
+		read.Close()
+		return nil, err
+	}
+	return &Store{write: write, read: read, now: opts.Now, group: &committer{db: write},
+		wstmt: wstmt, rstmt: rstmt}, nil
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
@@ -119,7 +140,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 
 // Close closes both connection pools.
 func (s *Store) Close() error {
-	return errors.Join(s.read.Close(), s.write.Close())
+	return errors.Join(s.wstmt.close(), s.rstmt.close(), s.read.Close(), s.write.Close())
 }
 
 // Ping checks that the database answers (for /readyz).
@@ -136,20 +157,12 @@ func (s *Store) Now(ctx context.Context) (time.Time, error) { return s.now(), ni
 func (s *Store) nowMS() int64 { return s.now().UnixMilli() }
 
 // inTx runs fn in a write transaction (BEGIN IMMEDIATE through the DSN's
-// _txlock) and commits when fn returns nil.
+// _txlock) and commits when fn returns nil; nothing of fn stays when it
+// returns an error. fn may share its transaction with other callers' (group
+// commit), each in its own savepoint: it must use only tx, and it may run
+// on another goroutine. inTx returns once the commit is durable.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return translate(fmt.Errorf("sqlite: begin: %w", err))
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return translate(err)
-	}
-	if err := tx.Commit(); err != nil {
-		return translate(fmt.Errorf("sqlite: commit: %w", err))
-	}
-	return nil
+	return translate(s.group.do(ctx, fn))
 }
 
 // inReadTx runs fn in a read transaction: every query in it sees one

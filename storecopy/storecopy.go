@@ -2,7 +2,7 @@
 // PostgreSQL: every table, row for row, ids kept, in one PostgreSQL
 // transaction, then the identity sequences moved past the copied ids and
 // the result reconciled. Both stores must be at the same migration
-// version; the target must hold no products.
+// version; the target must hold no rows in the copied tables.
 package storecopy
 
 import (
@@ -60,19 +60,24 @@ func cols(spec string) []column {
 	return out
 }
 
-// tables lists every table of migration 00001, parents before children.
-// A migration that adds a table or column adds it here too; the test
-// copies a populated shop and compares every row.
+// tables lists every table of migrations 00001 and 00002, parents before
+// children. A migration that adds a table or column adds it here too; the
+// test copies a populated shop and compares every row.
 var tables = []table{
+	{"categories", true, cols(`id name sort_order created_at:t`)},
 	{"products", true, cols(`id name description price currency delivery reservation_ttl_ms min_quantity
 		max_quantity active:b reusable_hash reusable_ciphertext stock_available stock_reserved stock_sold stock_void
-		created_at:t`)},
+		created_at:t category_id stock_display low_stock`)},
 	{"orders", true, cols(`id order_no token_hash product_id quantity unit_price amount currency email gateway
 		query_password_hash status reserved_until:t created_at:t updated_at:t paid_at:t? delivered_at:t? delivery_note`)},
 	{"card_keys", true, cols(`id product_id hash ciphertext state:i2 order_id created_at:t`)},
 	{"payments", true, cols(`id gateway trade_no order_id amount currency outcome created_at:t`)},
 	{"ledger", true, cols(`id product_id order_id event d_available d_reserved d_sold d_void created_at:t`)},
 	{"idempotency_keys", false, cols(`key request_hash order_id sealed_token created_at:t`)},
+	{"admins", true, cols(`id email password_hash created_at:t`)},
+	{"admin_sessions", false, cols(`token_hash admin_id created_at:t expires_at:t ip`)},
+	{"lookup_tokens", false, cols(`token_hash order_id created_at:t expires_at:t`)},
+	{"key_audit", true, cols(`id product_id key_id admin_id action keys_shown ip created_at:t`)},
 }
 
 // Report says what was copied.
@@ -86,12 +91,17 @@ type Report struct {
 func Copy(ctx context.Context, src *sql.DB, dst *pgxpool.Pool) (*Report, error) {
 	rep := &Report{Rows: map[string]int64{}}
 	err := pgx.BeginFunc(ctx, dst, func(tx pgx.Tx) error {
-		var n int64
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM products`).Scan(&n); err != nil {
-			return fmt.Errorf("storecopy: inspect target: %w", err)
-		}
-		if n > 0 {
-			return faka.Errorf(faka.EConflict, "the target database already has %d products; copy into an empty one", n)
+		// Every table, not just products: a console account made on the
+		// new database before the copy would collide with a copied id.
+		for _, t := range tables {
+			var used bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+pgx.Identifier{t.name}.Sanitize()+`)`).
+				Scan(&used); err != nil {
+				return fmt.Errorf("storecopy: inspect target: %w", err)
+			}
+			if used {
+				return faka.Errorf(faka.EConflict, "the target database already has rows in %s; copy into an empty one", t.name)
+			}
 		}
 		for _, t := range tables {
 			copied, err := copyTable(ctx, src, tx, t)

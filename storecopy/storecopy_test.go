@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -102,6 +103,38 @@ func TestCopySQLiteToPostgres(t *testing.T) {
 	if err != nil || !before.OK {
 		t.Fatalf("source: %+v %v", before, err)
 	}
+
+	// The storefront's and the console's rows (migration 00002).
+	cat := &faka.Category{Name: "Games", Sort: 3}
+	if err := src.CategoryCreate(ctx, cat); err != nil {
+		t.Fatal(err)
+	}
+	presentation := faka.ProductShop{ProductID: card.ID, CategoryID: cat.ID, StockDisplay: faka.StockLevel, LowStock: 2}
+	if err := src.ProductShopSet(ctx, presentation); err != nil {
+		t.Fatal(err)
+	}
+	admin := &faka.Admin{Email: "Owner@Example.com", PasswordHash: "$argon2id$copied"}
+	if err := src.AdminCreate(ctx, admin); err != nil {
+		t.Fatal(err)
+	}
+	session := &faka.AdminSession{TokenHash: []byte("session-token-hash"), AdminID: admin.ID,
+		ExpiresAt: time.Now().Add(time.Hour), IP: "192.0.2.9"}
+	if err := src.SessionCreate(ctx, session); err != nil {
+		t.Fatal(err)
+	}
+	lookup := []byte("lookup-token-hash")
+	if err := src.LookupTokenAdd(ctx, lookup, delivered.Order.ID, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	srcKeys, err := src.KeyList(ctx, faka.KeyFilter{OrderID: delivered.Order.ID})
+	if err != nil || len(srcKeys) != 1 {
+		t.Fatalf("keys of the delivered order: %v %v", srcKeys, err)
+	}
+	audit := &faka.KeyAudit{ProductID: card.ID, KeyID: srcKeys[0].ID, AdminID: admin.ID, Action: faka.AuditReveal,
+		Count: 1, IP: "192.0.2.9"}
+	if err := src.KeyAuditAdd(ctx, audit); err != nil {
+		t.Fatal(err)
+	}
 	src.Close()
 
 	b := make([]byte, 6)
@@ -128,13 +161,17 @@ func TestCopySQLiteToPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Rows["products"] != 3 || rep.Rows["card_keys"] != 5 || rep.Rows["payments"] != 3 || rep.Rows["idempotency_keys"] != 2 {
+	if rep.Rows["products"] != 3 || rep.Rows["card_keys"] != 5 || rep.Rows["payments"] != 3 || rep.Rows["idempotency_keys"] != 2 ||
+		rep.Rows["categories"] != 1 || rep.Rows["admins"] != 1 || rep.Rows["admin_sessions"] != 1 ||
+		rep.Rows["lookup_tokens"] != 1 || rep.Rows["key_audit"] != 1 {
 		t.Fatalf("copied %v", rep.Rows)
 	}
 	// A second copy into the same database is refused and changes nothing.
 	if _, err := storecopy.Copy(ctx, raw, dst.Pool()); faka.ErrorCode(err) != faka.EConflict {
 		t.Fatalf("second copy: %v", err)
 	}
+
+	checkShopCopied(t, dst, shopRows{cat, presentation, admin, session, lookup, delivered.Order.ID, audit})
 
 	pe := newEngine(t, dst, kr)
 	after, err := pe.Reconcile(ctx)
@@ -172,5 +209,119 @@ func TestCopySQLiteToPostgres(t *testing.T) {
 	}
 	if rep, _ := pe.Reconcile(ctx); !rep.OK {
 		t.Fatalf("after new activity: %+v", rep.Violations)
+	}
+}
+
+// shopRows are the rows of migration 00002 made in the SQLite shop.
+type shopRows struct {
+	cat          *faka.Category
+	presentation faka.ProductShop
+	admin        *faka.Admin
+	session      *faka.AdminSession
+	lookup       []byte
+	lookupOrder  int64
+	audit        *faka.KeyAudit
+}
+
+// checkShopCopied reads the rows back through the PostgreSQL store, then
+// adds one more of each kind to check that the identity sequences moved.
+func checkShopCopied(t *testing.T, dst *postgres.Store, want shopRows) {
+	t.Helper()
+	ctx := context.Background()
+	cats, err := dst.CategoryList(ctx)
+	if err != nil || len(cats) != 1 || cats[0].ID != want.cat.ID || cats[0].Name != want.cat.Name ||
+		cats[0].Sort != want.cat.Sort || !cats[0].CreatedAt.Equal(want.cat.CreatedAt) {
+		t.Fatalf("categories on postgres: %v %+v, want %+v", err, cats, want.cat)
+	}
+	shops, err := dst.ProductShopList(ctx)
+	if err != nil || !slices.Contains(shops, want.presentation) {
+		t.Fatalf("presentation on postgres: %v %+v, want %+v", err, shops, want.presentation)
+	}
+	a, err := dst.AdminByEmail(ctx, "OWNER@example.com")
+	if err != nil || a.ID != want.admin.ID || a.Email != "owner@example.com" || a.PasswordHash != want.admin.PasswordHash ||
+		!a.CreatedAt.Equal(want.admin.CreatedAt) {
+		t.Fatalf("account on postgres: %v %+v, want %+v", err, a, want.admin)
+	}
+	sess, err := dst.SessionGet(ctx, want.session.TokenHash)
+	if err != nil || sess.AdminID != want.admin.ID || sess.IP != want.session.IP ||
+		sess.ExpiresAt.UnixMilli() != want.session.ExpiresAt.UnixMilli() || !sess.CreatedAt.Equal(want.session.CreatedAt) {
+		t.Fatalf("session on postgres: %v %+v, want %+v", err, sess, want.session)
+	}
+	orders, err := dst.LookupTokenOrders(ctx, want.lookup, 10)
+	if err != nil || len(orders) != 1 || orders[0].ID != want.lookupOrder {
+		t.Fatalf("remembered orders on postgres: %v %+v", err, orders)
+	}
+	audits, err := dst.KeyAuditList(ctx, 0, 10)
+	if err != nil || len(audits) != 1 {
+		t.Fatalf("key audit on postgres: %v %+v", err, audits)
+	}
+	if got := audits[0]; got.ID != want.audit.ID || got.ProductID != want.audit.ProductID || got.KeyID != want.audit.KeyID ||
+		got.AdminID != want.audit.AdminID || got.Action != want.audit.Action || got.Count != want.audit.Count ||
+		got.IP != want.audit.IP || !got.CreatedAt.Equal(want.audit.CreatedAt) {
+		t.Fatalf("key audit on postgres: %+v, want %+v", got, *want.audit)
+	}
+
+	// New rows get ids past the copied ones, and the copied email is
+	// still taken.
+	cat := &faka.Category{Name: "New"}
+	if err := dst.CategoryCreate(ctx, cat); err != nil || cat.ID <= want.cat.ID {
+		t.Fatalf("new category after copy: %v %+v", err, cat)
+	}
+	if err := dst.AdminCreate(ctx, &faka.Admin{Email: "owner@EXAMPLE.com", PasswordHash: "x"}); faka.ErrorCode(err) != faka.EConflict {
+		t.Fatalf("copied email taken again: %v", err)
+	}
+	admin := &faka.Admin{Email: "second@example.com", PasswordHash: "x"}
+	if err := dst.AdminCreate(ctx, admin); err != nil || admin.ID <= want.admin.ID {
+		t.Fatalf("new account after copy: %v %+v", err, admin)
+	}
+	audit := &faka.KeyAudit{ProductID: want.audit.ProductID, AdminID: admin.ID, Action: faka.AuditExport}
+	if err := dst.KeyAuditAdd(ctx, audit); err != nil || audit.ID <= want.audit.ID {
+		t.Fatalf("new audit entry after copy: %v %+v", err, audit)
+	}
+}
+
+// TestCopyRefusesUsedTarget checks that a target with any copied table in
+// use, not just products, is refused before a row is written.
+func TestCopyRefusesUsedTarget(t *testing.T) {
+	url := databaseURL(t)
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "faka.db")
+	src, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := src.AdminCreate(ctx, &faka.Admin{Email: "old@example.com", PasswordHash: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	src.Close()
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := "faka_copy_" + hex.EncodeToString(b)
+	dst, err := postgres.Open(ctx, url, postgres.Options{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		dst.Close()
+		conn, err := pgx.Connect(context.Background(), url)
+		if err == nil {
+			conn.Exec(context.Background(), `DROP SCHEMA `+pgx.Identifier{schema}.Sanitize()+` CASCADE`)
+			conn.Close(context.Background())
+		}
+	})
+	if err := dst.AdminCreate(ctx, &faka.Admin{Email: "new@example.com", PasswordHash: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := storecopy.Copy(ctx, raw, dst.Pool()); faka.ErrorCode(err) != faka.EConflict ||
+		!strings.Contains(err.Error(), "admins") {
+		t.Fatalf("copy into a database with an account: %v, want a conflict naming admins", err)
+	}
+	if n, err := dst.AdminCount(ctx); err != nil || n != 1 {
+		t.Fatalf("accounts after the refused copy: %d %v", n, err)
 	}
 }

@@ -218,7 +218,7 @@ func TestSandboxPayPage(t *testing.T) {
 	if w.Code != http.StatusSeeOther {
 		t.Fatalf("pay: %d %s", w.Code, w.Body)
 	}
-	if loc, want := w.Header().Get("Location"), "/api/v1/orders/"+c.OrderNo+"?token="+url.QueryEscape(c.Token); loc != want {
+	if loc, want := w.Header().Get("Location"), "/orders/"+c.OrderNo+"?token="+url.QueryEscape(c.Token); loc != want {
 		t.Fatalf("redirect to %q, want %q", loc, want)
 	}
 	if o := b.getOrder(c); o.Status != "delivered" || len(o.Keys) != 1 {
@@ -274,14 +274,19 @@ func TestBuyOverHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var o order
-	if err := json.NewDecoder(resp.Body).Decode(&o); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("after Pay: %d %v", resp.StatusCode, err)
+	// The pay page sends the buyer to the storefront's order page.
+	page := readAll(t, resp.Body)
+	if want := fmt.Sprintf("KEY-%d-0000", p.ID); resp.StatusCode != http.StatusOK || !strings.Contains(page, want) {
+		t.Fatalf("after Pay: %d, want the key %s on the order page:\n%s", resp.StatusCode, want, page)
 	}
-	if want := fmt.Sprintf("KEY-%d-0000", p.ID); o.Status != "delivered" || len(o.Keys) != 1 || o.Keys[0] != want {
-		t.Fatalf("order after paying %+v, want the key %s", o, want)
+	if resp.Request.URL.Path != "/orders/"+c.OrderNo {
+		t.Fatalf("after Pay the buyer is at %s", resp.Request.URL)
 	}
 	if resp.Header.Get("Cache-Control") != "no-store" {
 		t.Fatal("the keys may be cached")
+	}
+	o := b.getOrder(c)
+	if o.Status != "delivered" || len(o.Keys) != 1 {
+		t.Fatalf("order after paying %+v", o)
 	}
 }

@@ -29,5 +29,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	body := map[string]any{"status": "ready"}
+	if s.cfg.ReadyDetail != nil {
+		for k, v := range s.cfg.ReadyDetail() {
+			body[k] = v
+		}
+	}
+	writeJSON(w, http.StatusOK, body)
 }

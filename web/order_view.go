@@ -3,16 +3,9 @@ package web
 import (
 	"context"
 	"net/http"
-	"net/url"
 
 	"github.com/faka-dev/faka"
 )
-
-// orderURL is where a buyer sees an order. It is the one place to change
-// when the storefront gets an order page.
-func (s *Server) orderURL(orderNo, token string) string {
-	return s.cfg.PublicURL + "/api/v1/orders/" + url.PathEscape(orderNo) + "?token=" + url.QueryEscape(token)
-}
 
 // orderFor returns the order named in the path for the admin or for the
 // buyer holding its token. No token is 401; a wrong token and an unknown

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"context"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -26,6 +28,26 @@ type limiter struct {
 	entries   map[string]*limiterEntry
 	lastSweep time.Time
 	now       func() time.Time
+
+	// shared, when set, counts events across every instance (Redis); the
+	// in-process buckets take over while it fails.
+	shared     SharedLimiter
+	sharedName string
+	perMinute  int
+	log        *slog.Logger
+}
+
+// SharedLimiter is a rate limiter shared by every instance, such as
+// redisgate.RateLimiter.
+type SharedLimiter interface {
+	Allow(ctx context.Context, key string, perMinute int) (time.Duration, bool, error)
+}
+
+// share makes l count through a shared limiter under name.
+func (l *limiter) share(sl SharedLimiter, name string, log *slog.Logger) {
+	if l != nil {
+		l.shared, l.sharedName, l.log = sl, name, log
+	}
 }
 
 type limiterEntry struct {
@@ -35,11 +57,12 @@ type limiterEntry struct {
 
 func newLimiter(perMinute int) *limiter {
 	return &limiter{
-		limit:   rate.Limit(float64(perMinute) / 60),
-		burst:   perMinute,
-		idle:    time.Minute,
-		entries: make(map[string]*limiterEntry),
-		now:     time.Now,
+		perMinute: perMinute,
+		limit:     rate.Limit(float64(perMinute) / 60),
+		burst:     perMinute,
+		idle:      time.Minute,
+		entries:   make(map[string]*limiterEntry),
+		now:       time.Now,
 	}
 }
 
@@ -48,6 +71,15 @@ func newLimiter(perMinute int) *limiter {
 func (l *limiter) allow(key string) (time.Duration, bool) {
 	if l == nil {
 		return 0, true
+	}
+	if l.shared != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
+		wait, ok, err := l.shared.Allow(ctx, l.sharedName+":"+key, l.perMinute)
+		cancel()
+		if err == nil {
+			return wait, ok
+		}
+		l.log.Warn("web: shared rate limit unavailable; limiting in process", "err", err)
 	}
 	now := l.now()
 	l.mu.Lock()

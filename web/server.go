@@ -1,17 +1,22 @@
-// Package web is faka's HTTP server: the JSON API under /api/v1, the
-// gateways' notify endpoints and pages under /pay, and the operational
-// endpoints /metrics, /healthz and /readyz (DESIGN.md §6).
+// Package web is faka's HTTP server: the storefront (/, /products, /orders,
+// /lookup), the merchant's console under /admin, the JSON API under
+// /api/v1, the gateways' notify endpoints and pages under /pay, and the
+// operational endpoints /metrics, /healthz and /readyz (DESIGN.md §6).
 package web
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -19,7 +24,9 @@ import (
 
 	"github.com/faka-dev/faka"
 	"github.com/faka-dev/faka/engine"
+	"github.com/faka-dev/faka/password"
 	"github.com/faka-dev/faka/payment"
+	"github.com/faka-dev/faka/web/i18n"
 )
 
 // Engine is what the server needs of the order engine; *engine.Engine
@@ -41,6 +48,13 @@ type Engine interface {
 	DeliverManual(ctx context.Context, orderNo, note string) (*faka.Order, error)
 	Reconcile(ctx context.Context) (*faka.ReconcileReport, error)
 	GateAvailable(productID int64) (int64, bool)
+
+	// For the console.
+	VoidKeys(ctx context.Context, productID int64, keyIDs []int64) (int, error)
+	Stock(ctx context.Context) ([]faka.Stock, error)
+	Payments(ctx context.Context, orderID int64) ([]*faka.Payment, error)
+	OpenSealed(productID int64, sk faka.SealedKey) (string, error)
+	CheckQueryPassword(o *faka.Order, pw string) bool
 }
 
 // Config configures a Server.
@@ -65,6 +79,26 @@ type Config struct {
 	// Ready reports whether the server can take traffic (/readyz); nil
 	// means always.
 	Ready func(ctx context.Context) error
+	// ReadyDetail, when set, adds facts to /readyz's reply, such as whether
+	// the shared admission gate is bypassed (ready, but slower).
+	ReadyDetail func() map[string]any
+	// SharedLimiter, when set, makes the order rate limits count across
+	// every instance (Redis); nil keeps them in process.
+	SharedLimiter SharedLimiter
+
+	// Shop and Accounts keep the storefront's and the console's data.
+	// With both set the server also serves the storefront and /admin;
+	// without them, only the API.
+	Shop     faka.ShopStore
+	Accounts faka.AccountStore
+	// ShopName is the storefront's title (default "faka").
+	ShopName string
+	// Location is the time zone of the pages and of the dashboard's days
+	// (default time.Local).
+	Location *time.Location
+	// PasswordParams are the argon2id costs of new console passwords;
+	// zero means password.DefaultParams().
+	PasswordParams password.Params
 }
 
 // Server is the HTTP handler of faka. Create it with New.
@@ -79,6 +113,23 @@ type Server struct {
 	mailLim  *limiter // nil when unlimited
 	adminSum [32]byte // SHA-256 of the admin token, compared in constant time
 	pages    sync.Map // gateway name → http.Handler of its pages
+	cop      *http.CrossOriginProtection
+	root     http.Handler // mux behind the cross-origin check
+
+	// The storefront and the console; views is nil when they are off.
+	shop     faka.ShopStore
+	accounts faka.AccountStore
+	views    *views
+	cat      *i18n.Catalog
+	md       *markdown
+	secure   bool // the public URL is https: Secure, __Host- cookies
+	loc      *time.Location
+	pwParams password.Params
+
+	lookupIP, lookupOrder *limiter     // order lookups per client and per order number
+	loginIP, loginAccount *limiter     // console sign-in attempts per client and per account
+	dummyHash             string       // verified for unknown accounts, so that they take as long
+	nextPurge             atomic.Int64 // Unix seconds after which expired sessions and lookup tokens are deleted
 }
 
 // New returns a Server for cfg.
@@ -109,6 +160,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.OrderRate > 0 {
 		s.ipLimit = newLimiter(cfg.OrderRate)
 		s.mailLim = newLimiter(max(1, cfg.OrderRate/2))
+		if cfg.SharedLimiter != nil {
+			s.ipLimit.share(cfg.SharedLimiter, "orders:ip", s.log)
+			s.mailLim.share(cfg.SharedLimiter, "orders:email", s.log)
+		}
 	}
 	reg := cfg.Registry
 	if reg == nil {
@@ -120,8 +175,73 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.metrics = m
+	s.cop = http.NewCrossOriginProtection()
+	// Gateways sign their notifications; some post them from the buyer's
+	// browser, which a cross-origin check would refuse.
+	s.cop.AddInsecureBypassPattern("POST /pay/{gateway}/notify")
+	if u, err := url.Parse(s.cfg.PublicURL); err == nil && u.Scheme != "" && u.Host != "" {
+		// Behind a proxy that rewrites Host, the public origin still counts.
+		if err := s.cop.AddTrustedOrigin(u.Scheme + "://" + u.Host); err != nil {
+			return nil, fmt.Errorf("web: public URL: %w", err)
+		}
+		s.secure = u.Scheme == "https"
+	}
+	s.cop.SetDenyHandler(http.HandlerFunc(s.crossOrigin))
+	if cfg.Shop != nil && cfg.Accounts != nil {
+		if err := s.initPages(); err != nil {
+			return nil, err
+		}
+	}
 	s.routes(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	s.root = s.cop.Handler(s.mux)
 	return s, nil
+}
+
+// initPages prepares the storefront and the console.
+func (s *Server) initPages() error {
+	cat, err := i18n.New()
+	if err != nil {
+		return fmt.Errorf("web: %w", err)
+	}
+	s.cat, s.md = cat, newMarkdown()
+	s.shop, s.accounts = s.cfg.Shop, s.cfg.Accounts
+	if s.cfg.ShopName == "" {
+		s.cfg.ShopName = "faka"
+	}
+	s.loc = s.cfg.Location
+	if s.loc == nil {
+		s.loc = time.Local
+	}
+	s.pwParams = s.cfg.PasswordParams
+	if s.pwParams == (password.Params{}) {
+		s.pwParams = password.DefaultParams()
+	}
+	s.lookupIP, s.lookupOrder = newLimiter(lookupsPerIP), newLimiter(lookupsPerOrder)
+	s.loginIP, s.loginAccount = newLimiter(loginsPerIP), newLimiter(loginsPerAccount)
+	if sl := s.cfg.SharedLimiter; sl != nil {
+		// Guessing spread over several instances is still guessing.
+		s.lookupIP.share(sl, "lookup:ip", s.log)
+		s.lookupOrder.share(sl, "lookup:order", s.log)
+		s.loginIP.share(sl, "login:ip", s.log)
+		s.loginAccount.share(sl, "login:account", s.log)
+	}
+	if s.dummyHash, err = password.Hash(newToken(), s.pwParams); err != nil {
+		return fmt.Errorf("web: %w", err)
+	}
+	s.views, err = loadViews(s.templateFuncs())
+	return err
+}
+
+// crossOrigin answers a state-changing request that came from another
+// site: the CSRF defence of every form.
+func (s *Server) crossOrigin(w http.ResponseWriter, r *http.Request) {
+	err := faka.Errorf(faka.EForbidden, "cross-origin request refused")
+	if s.views != nil && !strings.HasPrefix(r.URL.Path, "/api/") {
+		p := s.cat.Printer(s.lang(w, r))
+		s.message(w, r, http.StatusForbidden, p.T("error.title"), p.T("error.crossorigin"))
+		return
+	}
+	s.writeError(w, r, err)
 }
 
 func (s *Server) routes(metricsHandler http.Handler) {
@@ -147,6 +267,11 @@ func (s *Server) routes(metricsHandler http.Handler) {
 
 	m.HandleFunc("POST /pay/{gateway}/notify", s.notify)
 	m.HandleFunc("/pay/{gateway}/{rest...}", s.gatewayPage)
+
+	if s.views != nil {
+		s.shopRoutes(m)
+		s.adminRoutes(m)
+	}
 }
 
 // ServeHTTP sets the headers every response carries, recovers from
@@ -167,8 +292,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	if _, pattern := s.mux.Handler(r); pattern == "" {
+		if s.wantsHTML(r) && r.Method == http.MethodGet {
+			p := s.cat.Printer(s.lang(w, r))
+			s.message(w, r, http.StatusNotFound, p.T("error.notfound.title"), p.T("error.notfound"))
+			return
+		}
 		// No route: the mux answers 404, 405 or a redirect to a clean path.
 		w = &routeErrorWriter{ResponseWriter: w}
 	}
-	s.mux.ServeHTTP(w, r)
+	s.root.ServeHTTP(w, r)
 }

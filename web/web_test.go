@@ -20,6 +20,7 @@ import (
 	"github.com/faka-dev/faka"
 	"github.com/faka-dev/faka/engine"
 	"github.com/faka-dev/faka/keyring"
+	"github.com/faka-dev/faka/password"
 	"github.com/faka-dev/faka/payment"
 	"github.com/faka-dev/faka/payment/sandbox"
 	"github.com/faka-dev/faka/sqlite"
@@ -38,6 +39,7 @@ const (
 type bundle struct {
 	t   *testing.T
 	e   *engine.Engine
+	st  *sqlite.Store
 	srv *web.Server
 	reg *prometheus.Registry
 }
@@ -78,6 +80,10 @@ func setup(t *testing.T, edit ...func(*web.Config)) *bundle {
 		AdminToken: adminToken,
 		Logger:     quiet,
 		Registry:   reg,
+		Shop:       st,
+		Accounts:   st,
+		// Cheap argon2id: the tests check logic, not hashing cost.
+		PasswordParams: password.Params{Memory: 64, Time: 1, Threads: 1},
 	}
 	for _, f := range edit {
 		f(&cfg)
@@ -86,7 +92,7 @@ func setup(t *testing.T, edit ...func(*web.Config)) *bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &bundle{t: t, e: e, srv: srv, reg: reg}
+	return &bundle{t: t, e: e, st: st, srv: srv, reg: reg}
 }
 
 // req is one request to send; headers alternate name, value.

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -79,11 +80,8 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() 
 			c.PublicURL = "http://" + c.Addr
 		}
 		c.PublicURL = strings.TrimRight(c.PublicURL, "/")
-		if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "sqlite:") {
-			return errors.New("FAKA_DATABASE_URL: only the embedded SQLite store is built so far; leave it empty (PostgreSQL support is tracked in the scale-out issue)")
-		}
-		if c.RedisURL != "" {
-			return errors.New("FAKA_REDIS_URL: the Redis admission gate is not built yet; leave it empty (tracked in the scale-out issue)")
+		if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "sqlite:") && !c.isPostgres() {
+			return errors.New("FAKA_DATABASE_URL must be empty (embedded SQLite in the data directory), sqlite:PATH, or postgres://…")
 		}
 		return nil
 	}
@@ -97,4 +95,19 @@ func (c *Config) dbPath() string {
 		return p
 	}
 	return filepath.Join(c.DataDir, "faka.db")
+}
+
+func (c *Config) isPostgres() bool {
+	return strings.HasPrefix(c.DatabaseURL, "postgres://") || strings.HasPrefix(c.DatabaseURL, "postgresql://")
+}
+
+// databaseName describes the database for logs, without credentials.
+func (c *Config) databaseName() string {
+	if !c.isPostgres() {
+		return c.dbPath()
+	}
+	if u, err := url.Parse(c.DatabaseURL); err == nil {
+		return "postgres://" + u.Host + u.Path
+	}
+	return "postgres"
 }

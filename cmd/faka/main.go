@@ -4,6 +4,8 @@
 //	faka migrate                         create or upgrade the database
 //	faka keys import --product ID FILE   import card keys, one per line
 //	faka reconcile                       check every invariant; exit 1 on a violation
+//	faka admin create --email EMAIL      create a console account (password on stdin)
+//	faka bench [-quick]                  flash-sale benchmark against the textbook baselines
 package main
 
 import (
@@ -30,8 +32,12 @@ const usage = `faka: an instant-delivery store for digital goods.
 Usage:
   faka serve [flags]                      run the store (--demo loads sample data into an empty store)
   faka migrate [flags]                    create or upgrade the database, then exit
+  faka migrate --from sqlite:PATH --to postgres://…   move a shop to PostgreSQL
   faka keys import --product ID FILE      import card keys, one per line ("-" reads standard input)
   faka reconcile [flags]                  check every invariant; exit status 1 on any violation
+  faka admin create --email EMAIL         create a console account (/admin); the password comes
+                                          from FAKA_ADMIN_PASSWORD or standard input
+  faka bench [-quick] [flags]             flash-sale benchmark with the textbook baselines (last stdout line: JSON)
 
 Run "faka COMMAND -h" for a command's flags. Settings also come from FAKA_*
 environment variables (flags win); see README.md.
@@ -54,6 +60,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = cmdKeys(ctx, rest, getenv, stdin, stdout, log)
 	case "reconcile":
 		err = cmdReconcile(ctx, rest, getenv, stdout, log)
+	case "admin":
+		err = cmdAdmin(ctx, rest, getenv, stdin, stdout)
+	case "bench":
+		err = cmdBench(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -119,15 +129,22 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 }
 
 func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, log *slog.Logger) error {
-	c, _, err := parse("migrate", args, getenv, nil)
+	var from, to string
+	c, _, err := parse("migrate", args, getenv, func(fs *flag.FlagSet) {
+		fs.StringVar(&from, "from", "", "with --to: copy the shop from this database (sqlite:PATH)")
+		fs.StringVar(&to, "to", "", "with --from: into this empty database (postgres://…)")
+	})
 	if err != nil {
 		return err
 	}
-	st, _, err := openEngine(ctx, c, log)
+	if from != "" || to != "" {
+		return copyShop(ctx, from, to, stdout)
+	}
+	st, _, err := openEngine(ctx, c, log, nil)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "database %s is up to date\n", c.dbPath())
+	fmt.Fprintf(stdout, "database %s is up to date\n", c.databaseName())
 	return st.Close()
 }
 
@@ -154,7 +171,7 @@ func cmdKeys(ctx context.Context, args []string, getenv func(string) string, std
 		defer f.Close()
 		in = f
 	}
-	st, e, err := openEngine(ctx, c, log)
+	st, e, err := openEngine(ctx, c, log, nil)
 	if err != nil {
 		return err
 	}
@@ -173,7 +190,7 @@ func cmdReconcile(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return err
 	}
-	st, e, err := openEngine(ctx, c, log)
+	st, e, err := openEngine(ctx, c, log, nil)
 	if err != nil {
 		return err
 	}

@@ -14,11 +14,15 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
 
+	"github.com/faka-dev/faka"
 	"github.com/faka-dev/faka/engine"
 	"github.com/faka-dev/faka/keyring"
 	"github.com/faka-dev/faka/payment"
 	"github.com/faka-dev/faka/payment/sandbox"
+	"github.com/faka-dev/faka/postgres"
+	"github.com/faka-dev/faka/redisgate"
 	"github.com/faka-dev/faka/sqlite"
 	"github.com/faka-dev/faka/web"
 )
@@ -29,26 +33,43 @@ type Main struct {
 	Logger *slog.Logger
 	Out    io.Writer // where the demo banner goes
 
-	Store   *sqlite.Store
+	Store   store
 	Engine  *engine.Engine
 	Handler *web.Server
 
 	listener net.Listener
 	server   *http.Server
+	redis    *redis.Client
+}
+
+// store is what the binary needs of a store: faka.Store and a readiness
+// check.
+type store interface {
+	faka.Store
+	Ping(ctx context.Context) error
+}
+
+// openStore opens the store FAKA_DATABASE_URL names: PostgreSQL for
+// postgres:// URLs, else the embedded SQLite file.
+func openStore(ctx context.Context, c *Config) (store, error) {
+	if c.isPostgres() {
+		return postgres.Open(ctx, c.DatabaseURL, postgres.Options{})
+	}
+	return sqlite.Open(ctx, c.dbPath(), sqlite.Options{})
 }
 
 // openEngine opens the store, the keyring and an engine over them (not
 // started): what every command that touches the database needs.
-func openEngine(ctx context.Context, c *Config, log *slog.Logger) (*sqlite.Store, *engine.Engine, error) {
+func openEngine(ctx context.Context, c *Config, log *slog.Logger, counter engine.Counter) (store, *engine.Engine, error) {
 	kr, err := keyring.LoadOrCreate(c.MasterKeyFile)
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := sqlite.Open(ctx, c.dbPath(), sqlite.Options{})
+	st, err := openStore(ctx, c)
 	if err != nil {
 		return nil, nil, err
 	}
-	e, err := engine.New(engine.Config{Store: st, Keyring: kr, Logger: log})
+	e, err := engine.New(engine.Config{Store: st, Keyring: kr, Logger: log, Counter: counter})
 	if err != nil {
 		st.Close()
 		return nil, nil, err
@@ -76,7 +97,12 @@ func (m *Main) Open(ctx context.Context) error {
 	if c.PublicURL == "http://"+c.Addr {
 		c.PublicURL = "http://" + ln.Addr().String()
 	}
-	st, e, err := openEngine(ctx, c, m.Logger)
+	counter, err := m.openCounter(ctx)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	st, e, err := openEngine(ctx, c, m.Logger, counter)
 	if err != nil {
 		ln.Close()
 		return err
@@ -98,7 +124,15 @@ func (m *Main) Open(ctx context.Context) error {
 		}
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "faka_gate_degraded",
+			Help: "1 while the shared (Redis) admission gate does not answer and the database alone admits buyers."},
+			func() float64 {
+				if _, degraded := e.GateStatus(); degraded {
+					return 1
+				}
+				return 0
+			}))
 	h, err := web.New(web.Config{
 		Engine:         e,
 		Gateways:       gws,
@@ -109,6 +143,12 @@ func (m *Main) Open(ctx context.Context) error {
 		Logger:         m.Logger,
 		Registry:       reg,
 		Ready:          st.Ping,
+		ReadyDetail:    m.gateDetail,
+		SharedLimiter:  m.sharedLimiter(),
+		// The storefront and the console need a store that keeps their
+		// data too; without one, only the API is served.
+		Shop:     asShop(st),
+		Accounts: asAccounts(st),
 	})
 	if err != nil {
 		return err
@@ -133,9 +173,49 @@ func (m *Main) Open(ctx context.Context) error {
 			m.Logger.Error("http server stopped", "err", err)
 		}
 	}()
-	m.Logger.Info("faka is serving", "url", c.PublicURL, "database", c.dbPath(),
+	m.Logger.Info("faka is serving", "url", c.PublicURL, "database", c.databaseName(),
 		"sandbox", c.SandboxSecret != "", "admin_api", c.AdminToken != "")
 	return nil
+}
+
+// openCounter connects the shared admission gate when FAKA_REDIS_URL is
+// set. Redis being down at start is not fatal: the engine runs on the
+// database alone until it answers.
+func (m *Main) openCounter(ctx context.Context) (engine.Counter, error) {
+	if m.Config.RedisURL == "" {
+		return nil, nil
+	}
+	opt, err := redis.ParseURL(m.Config.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("FAKA_REDIS_URL: %w", err)
+	}
+	m.redis = redis.NewClient(opt)
+	if err := m.redis.Ping(ctx).Err(); err != nil {
+		m.Logger.Warn("redis does not answer yet; admitting through the database alone until it does", "addr", opt.Addr, "err", err)
+	}
+	return redisgate.New(m.redis, ""), nil
+}
+
+// sharedLimiter returns the Redis rate limiter when Redis is configured.
+// It returns the interface's nil, not a typed nil pointer, without Redis.
+func (m *Main) sharedLimiter() web.SharedLimiter {
+	if m.redis == nil {
+		return nil
+	}
+	return redisgate.NewRateLimiter(m.redis, "faka:rate:")
+}
+
+// gateDetail is the admission gate's part of /readyz.
+func (m *Main) gateDetail() map[string]any {
+	shared, degraded := m.Engine.GateStatus()
+	gate := "local"
+	switch {
+	case shared && degraded:
+		gate = "redis unreachable: database only"
+	case shared:
+		gate = "redis"
+	}
+	return map[string]any{"gate": gate}
 }
 
 // URL is the base URL the server answers on.
@@ -158,6 +238,9 @@ func (m *Main) Close() error {
 	if m.Store != nil {
 		errs = append(errs, m.Store.Close())
 	}
+	if m.redis != nil {
+		errs = append(errs, m.redis.Close())
+	}
 	return errors.Join(errs...)
 }
 
@@ -165,4 +248,20 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// asShop returns st as a faka.ShopStore, or nil when it is not one.
+func asShop(st store) faka.ShopStore {
+	if s, ok := st.(faka.ShopStore); ok {
+		return s
+	}
+	return nil
+}
+
+// asAccounts returns st as a faka.AccountStore, or nil when it is not one.
+func asAccounts(st store) faka.AccountStore {
+	if s, ok := st.(faka.AccountStore); ok {
+		return s
+	}
+	return nil
 }

@@ -7,9 +7,11 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/faka-dev/faka"
 	"github.com/faka-dev/faka/payment"
@@ -54,6 +56,7 @@ func (p *pages) payPage(w http.ResponseWriter, r *http.Request) {
 		Payable: !o.Status.IsPaid(),
 		Late:    o.Status == faka.StatusExpired || o.Status == faka.StatusCancelled,
 		Action:  payPath(o.OrderNo) + "/pay",
+		Left:    reservationLeft(o),
 		Token:   token,
 		Order:   p.host.OrderURL(o.OrderNo, token),
 	})
@@ -146,6 +149,17 @@ type payView struct {
 	OrderNo, Amount, Status string
 	Payable, Late           bool
 	Action, Token, Order    string
+	Left                    string // time left to pay, "" when none
+}
+
+// reservationLeft says how long a pending order stays reserved, as m:ss
+// at the time the page is made (the page has no script to count down).
+func reservationLeft(o *faka.Order) string {
+	if o.Status != faka.StatusPending {
+		return ""
+	}
+	left := max(time.Until(o.ReservedUntil), 0).Round(time.Second)
+	return fmt.Sprintf("%d:%02d", int(left/time.Minute), int(left%time.Minute/time.Second))
 }
 
 type messageView struct{ Title, Text string }
@@ -175,6 +189,7 @@ var payTmpl = template.Must(template.New("pay").Parse(layout + `{{template "top"
 <h1>Sandbox payment</h1>
 <p>Order <code>{{.OrderNo}}</code></p>
 <p class="amount">{{.Amount}}</p>
+{{if .Left}}<p class="note">Pay within {{.Left}} (min:sec), while the order is reserved.</p>{{end}}
 {{if .Payable}}{{if .Late}}<p class="note">This order is {{.Status}}. Paying now is a late payment: you get keys if any are left, otherwise a backorder.</p>{{end}}
 <form method="post" action="{{.Action}}">
 <input type="hidden" name="token" value="{{.Token}}">
