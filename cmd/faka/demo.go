@@ -8,6 +8,7 @@ import (
 
 	"github.com/faka-dev/faka"
 	"github.com/faka-dev/faka/engine"
+	"github.com/faka-dev/faka/password"
 )
 
 // seedDemo loads sample products into an empty store. A store that has
@@ -43,19 +44,52 @@ func seedDemo(ctx context.Context, e *engine.Engine, out io.Writer) error {
 	return nil
 }
 
+// demoAccount is the console account --demo creates in a store that has
+// none; its password is made up then and printed that once.
+const demoAccount = "admin@example.com"
+
+// seedDemoAdmin creates the demo console account when the store has no
+// account at all, and returns its password ("" when it made none).
+func seedDemoAdmin(ctx context.Context, st store) (string, error) {
+	accounts, ok := st.(faka.AccountStore)
+	if !ok {
+		return "", nil
+	}
+	n, err := accounts.AdminCount(ctx)
+	if err != nil || n > 0 {
+		return "", err
+	}
+	pw := randomHex(8)
+	hash, err := password.Hash(pw, password.DefaultParams())
+	if err != nil {
+		return "", err
+	}
+	if err := accounts.AdminCreate(ctx, &faka.Admin{Email: demoAccount, PasswordHash: hash}); err != nil {
+		return "", fmt.Errorf("demo console account: %w", err)
+	}
+	return pw, nil
+}
+
 // printBanner tells a newcomer how to use the running demo.
-func printBanner(out io.Writer, c *Config) {
+func printBanner(out io.Writer, c *Config, adminPassword string) {
 	fmt.Fprintf(out, `
 faka is running at %[1]s
+  shop:                                %[1]s/
   admin token (FAKA_ADMIN_TOKEN):      %[2]s
   sandbox secret (FAKA_SANDBOX_SECRET): %[3]s
-
-Try it:
+`, c.PublicURL, c.AdminToken, c.SandboxSecret)
+	if adminPassword != "" {
+		fmt.Fprintf(out, "  console:                             %s/admin  (%s / %s)\n", c.PublicURL, demoAccount, adminPassword)
+	} else {
+		fmt.Fprintf(out, "  console:                             %s/admin  (faka admin password --email … sets a password)\n", c.PublicURL)
+	}
+	fmt.Fprintf(out, `
+Buy a key in the shop and press Pay on the sandbox page, or through the API:
   curl %[1]s/api/v1/products
   curl -X POST %[1]s/api/v1/orders -H 'Content-Type: application/json' \
        -d '{"product_id":1,"quantity":1,"email":"you@example.com","gateway":"sandbox"}'
   open the pay_url it returns and press Pay; the keys then show at
   curl '%[1]s/api/v1/orders/ORDER_NO?token=TOKEN'
   curl -H 'Authorization: Bearer %[2]s' %[1]s/api/v1/reconcile
-`, c.PublicURL, c.AdminToken, c.SandboxSecret)
+`, c.PublicURL, c.AdminToken)
 }

@@ -121,7 +121,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	if demo {
-		printBanner(stdout, &m.Config)
+		printBanner(stdout, &m.Config, m.demoPassword)
 	}
 	<-ctx.Done()
 	log.Info("shutting down")

@@ -409,3 +409,53 @@ func TestReconcileCommandFailsOnViolation(t *testing.T) {
 		t.Fatalf("corrupted store: exit %d\n%s", code, out.String())
 	}
 }
+
+// TestDemoSeedsAnEmptyStoreOnce checks README's run command: --demo fills
+// an empty store with products and a console account, prints how to use
+// them, and leaves a store that has data alone on the next start.
+func TestDemoSeedsAnEmptyStoreOnce(t *testing.T) {
+	dir := t.TempDir()
+	start := func() (*Main, *bytes.Buffer) {
+		env := map[string]string{"FAKA_ADDR": "127.0.0.1:0", "FAKA_DATA_DIR": dir}
+		c, _, err := parse("serve", nil, func(k string) string { return env[k] }, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Demo = true
+		var out bytes.Buffer
+		m := &Main{Config: *c, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Out: &out}
+		if err := m.Open(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		printBanner(&out, &m.Config, m.demoPassword)
+		return m, &out
+	}
+	m, out := start()
+	if m.Config.AdminToken == "" || m.Config.SandboxSecret == "" || m.demoPassword == "" {
+		t.Fatalf("demo made no admin token, sandbox secret or console password: %+v", m.Config)
+	}
+	c := &client{t: t, base: m.URL(), http: http.DefaultClient}
+	status, b := c.do("GET", "/api/v1/products", nil, nil)
+	var list struct {
+		Products []struct{ Available int64 } `json:"products"`
+	}
+	if status != 200 || json.Unmarshal(b, &list) != nil || len(list.Products) != 2 || list.Products[0].Available != 50 {
+		t.Fatalf("demo products: %d %s", status, b)
+	}
+	for _, want := range []string{m.URL(), m.Config.AdminToken, demoAccount + " / " + m.demoPassword, "pay_url"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("banner lacks %q:\n%s", want, out.String())
+		}
+	}
+	m.Close()
+
+	m2, _ := start()
+	defer m2.Close()
+	if m2.demoPassword != "" {
+		t.Fatal("a second start made another console account")
+	}
+	c.base = m2.URL()
+	if status, b := c.do("GET", "/api/v1/products", nil, nil); status != 200 || strings.Count(string(b), `"id"`) != 2 {
+		t.Fatalf("a second start seeded again: %s", b)
+	}
+}

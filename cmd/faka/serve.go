@@ -40,6 +40,8 @@ type Main struct {
 	listener net.Listener
 	server   *http.Server
 	redis    *redis.Client
+
+	demoPassword string // the demo console account's, when --demo made one
 }
 
 // store is what the binary needs of a store: faka.Store and a readiness
@@ -156,6 +158,9 @@ func (m *Main) Open(ctx context.Context) error {
 	m.Handler = h
 	if c.Demo {
 		if err := seedDemo(ctx, e, m.Out); err != nil {
+			return err
+		}
+		if m.demoPassword, err = seedDemoAdmin(ctx, st); err != nil {
 			return err
 		}
 	}
