@@ -322,6 +322,17 @@ func release(ctx context.Context, tx pgx.Tx, o *faka.Order, to faka.OrderStatus)
 // releaseAll releases locked pending orders, then, per product under its
 // advisory lock, fulfils backorders from what came back.
 func releaseAll(ctx context.Context, tx pgx.Tx, orders []*faka.Order, to faka.OrderStatus) ([]faka.Release, error) {
+	// Advisory locks before stock rows, in ID order (see OrdersExpire).
+	pids := make([]int64, 0, len(orders))
+	for _, o := range orders {
+		pids = append(pids, o.ProductID)
+	}
+	slices.Sort(pids)
+	for _, pid := range slices.Compact(pids) {
+		if err := lockProduct(ctx, tx, pid); err != nil {
+			return nil, err
+		}
+	}
 	byProduct := map[int64]*faka.Release{}
 	var seq []int64
 	delivery := map[int64]faka.Delivery{}
@@ -340,9 +351,6 @@ func releaseAll(ctx context.Context, tx pgx.Tx, orders []*faka.Order, to faka.Or
 	}
 	out := make([]faka.Release, 0, len(seq))
 	for _, pid := range seq {
-		if err := lockProduct(ctx, tx, pid); err != nil {
-			return nil, err
-		}
 		f, used, err := fulfilBackorders(ctx, tx, pid, delivery[pid])
 		if err != nil {
 			return nil, err
@@ -382,6 +390,20 @@ func (s *Store) OrdersExpire(ctx context.Context, limit int) ([]faka.Release, er
 		})
 		if err != nil || len(expired) == 0 {
 			return err
+		}
+		// The products' advisory locks come before any stock row is
+		// touched, in ID order, as in every path that takes them (imports,
+		// late payments): the other order deadlocks against a late payment.
+		pids := make([]int64, 0, len(expired))
+		for _, d := range expired {
+			pids = append(pids, d.productID)
+		}
+		slices.Sort(pids)
+		pids = slices.Compact(pids)
+		for _, pid := range pids {
+			if err := lockProduct(ctx, tx, pid); err != nil {
+				return err
+			}
 		}
 		var cardOrders, ledgerProducts, ledgerOrders, ledgerUnits []int64
 		var cardUnits int64
@@ -424,17 +446,8 @@ func (s *Store) OrdersExpire(ctx context.Context, limit int) ([]faka.Release, er
 			ledgerProducts, ledgerOrders, ledgerUnits); err != nil {
 			return fmt.Errorf("ledger release: %w", err)
 		}
-		// Backorders first, product by product in ID order: two sweepers
-		// take the advisory locks in the same order and cannot deadlock.
-		pids := make([]int64, 0, len(byProduct))
-		for pid := range byProduct {
-			pids = append(pids, pid)
-		}
-		slices.Sort(pids)
+		// Backorders first, from the units that came back.
 		for _, pid := range pids {
-			if err := lockProduct(ctx, tx, pid); err != nil {
-				return err
-			}
 			f, used, err := fulfilBackorders(ctx, tx, pid, delivery[pid])
 			if err != nil {
 				return err

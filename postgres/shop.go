@@ -351,7 +351,8 @@ func likePrefix(s string) string {
 func (s *Store) OrderSearch(ctx context.Context, q faka.OrderQuery) ([]*faka.Order, error) {
 	var w where
 	if no := strings.TrimSpace(q.OrderNo); no != "" {
-		w.add(`o.order_no LIKE $%d ESCAPE '\'`, likePrefix(no))
+		// ILIKE: SQLite's LIKE ignores the case of ASCII letters.
+		w.add(`o.order_no ILIKE $%d ESCAPE '\'`, likePrefix(no))
 	}
 	if e := strings.TrimSpace(q.Email); e != "" {
 		w.add(`lower(o.email) = lower($%d::text)`, e)
