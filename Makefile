@@ -20,8 +20,10 @@ test-short: ## quick tests without the race detector
 	$(GO) test -short -count=1 ./...
 
 fuzz: ## run each fuzz target briefly (FUZZTIME=10s)
-	$(GO) test -run '^$$' -fuzz '^FuzzParseKeys$$' -fuzztime $(FUZZTIME) ./engine/
-	$(GO) test -run '^$$' -fuzz '^FuzzSandboxNotification$$' -fuzztime $(FUZZTIME) ./payment/sandbox/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseKeys$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./engine/
+	$(GO) test -run '^$$' -fuzz '^FuzzSandboxNotification$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./payment/sandbox/
+	$(GO) test -run '^$$' -fuzz '^FuzzEPayNotification$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./payment/epay/
+	$(GO) test -run '^$$' -fuzz '^FuzzEpusdtNotification$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./payment/epusdt/
 
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }

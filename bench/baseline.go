@@ -197,6 +197,23 @@ func floorHandler(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(floorBody)
 }
 
+// floorBaseline is baseline (d), the HTTP floor.
+type floorBaseline struct{}
+
+func (floorBaseline) name() string { return "floor" }
+
+func (floorBaseline) note() string {
+	return "(d) HTTP floor: a handler that reads the body and answers a constant sold-out — the ceiling of this machine's net/http server with the load generator beside it"
+}
+
+func (floorBaseline) prepare(context.Context, int) (int64, error) { return 1, nil }
+
+func (floorBaseline) reserve(context.Context, int64, int, *baselineOrder) error { return errSoldOut }
+
+func (floorBaseline) taken(context.Context, int64) (int, int, error) { return 0, 0, nil }
+
+func (floorBaseline) handler() http.Handler { return http.HandlerFunc(floorHandler) }
+
 // serveLoopback serves h on a free loopback port with the settings faka's
 // server uses, until stop is called.
 func serveLoopback(h http.Handler) (url string, stop func(), err error) {

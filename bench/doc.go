@@ -53,7 +53,7 @@ func (r *Result) WriteSummary(w io.Writer) {
 			f := l.figures(s)
 			ratio := "1"
 			if s != "faka" {
-				ratio = fmt.Sprintf("%.2f", Ratio(r.AttemptsPerSec, f.AttemptsPerSec))
+				ratio = fmt.Sprintf("%.2f", r.Vs[s])
 			}
 			fmt.Fprintf(w, "%-17s %11.0f %11.0f %13.0f %8.2f %8.2f %8.2f %9s %9s %8d\n", s, f.AttemptsPerSec,
 				f.AcceptedPerSec, f.SoldOutPerSec, f.P50MS, f.P99MS, f.MaxMS, sellOut(f), ratio, f.Oversold)
@@ -88,14 +88,14 @@ func (r *Result) WriteMarkdown(w io.Writer) {
 		"1-minute load average %.1f at the start and %.1f at the end (the machine is shared).\n\n",
 		m.CPUs, m.CPUModel, m.MemoryMB, m.Go, m.OS, m.LoadBefore, m.LoadAfter)
 	if l, ok := r.mainLevel(); ok {
-		fmt.Fprintf(w, "**Drop at c = %d**\n\n", r.Concurrency)
+		fmt.Fprintf(w, "**Drop at c = %d** (each system's median round; faka ÷ system is the median of the rounds' own ratios)\n\n", r.Concurrency)
 		fmt.Fprintln(w, "| system | attempts/s | accepted/s | sold-out answers/s | p50 ms | p95 ms | p99 ms | max ms | all keys sold in | faka ÷ system | oversold | attempts/s of each round |")
 		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 		for _, s := range l.systems() {
 			f := l.figures(s)
 			ratio := "1"
 			if s != "faka" {
-				ratio = fmt.Sprintf("%.2f", Ratio(r.AttemptsPerSec, f.AttemptsPerSec))
+				ratio = fmt.Sprintf("%.2f", r.Vs[s])
 			}
 			fmt.Fprintf(w, "| %s | %.0f | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %s | %s | %d | %s |\n", s, f.AttemptsPerSec,
 				f.AcceptedPerSec, f.SoldOutPerSec, f.P50MS, f.P95MS, f.P99MS, f.MaxMS, sellOut(f), ratio, f.Oversold,

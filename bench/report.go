@@ -2,11 +2,9 @@ package bench
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"runtime"
 	"strconv"
@@ -52,7 +50,8 @@ type Result struct {
 	// benchmark itself, always 0.
 	BaselinesOversold int `json:"baselines_oversold"`
 
-	// Ratios at Concurrency: faka's attempts/s ÷ each baseline's.
+	// Ratios at Concurrency: faka's attempts/s ÷ each baseline's (with
+	// several rounds, the median of each round's ratio).
 	VsPessimistic float64            `json:"vs_pessimistic"`
 	Vs            map[string]float64 `json:"vs"`
 	// SoldOutVsFloor is faka's sold-out answers/s ÷ the HTTP floor's
@@ -179,12 +178,29 @@ func (r *Result) finish() {
 		}
 		for name, b := range l.Baselines {
 			r.Vs[name] = round2(Ratio(d.AttemptsPerSec, b.AttemptsPerSec))
+			// With several rounds, the median of the rounds' own ratios:
+			// faka and the baseline of one round ran side by side, so their
+			// ratio sees the same load from elsewhere on the machine.
+			if ratios := roundRatios(l.Rounds["faka"], l.Rounds[name]); len(ratios) > 1 {
+				r.Vs[name] = round2(median(ratios, func(x float64) float64 { return x }))
+			}
 		}
 		r.VsPessimistic = r.Vs["pessimistic"]
 		if f, ok := l.Baselines["floor"]; ok {
 			r.SoldOutVsFloor = round2(Ratio(d.SoldOutPerSec, f.AttemptsPerSec))
 		}
 	}
+}
+
+// roundRatios returns a[i] ÷ b[i] for each round both ran.
+func roundRatios(a, b []float64) []float64 {
+	var out []float64
+	for i := range min(len(a), len(b)) {
+		if b[i] > 0 {
+			out = append(out, a[i]/b[i])
+		}
+	}
+	return out
 }
 
 // Correct reports whether every correctness figure is as it must be.
@@ -256,20 +272,3 @@ func procField(path, key string) string {
 	}
 	return ""
 }
-
-// floorBaseline is baseline (d), the HTTP floor.
-type floorBaseline struct{}
-
-func (floorBaseline) name() string { return "floor" }
-
-func (floorBaseline) note() string {
-	return "(d) HTTP floor: a handler that reads the body and answers a constant sold-out — the ceiling of this machine's net/http server with the load generator beside it"
-}
-
-func (floorBaseline) prepare(context.Context, int) (int64, error) { return 1, nil }
-
-func (floorBaseline) reserve(context.Context, int64, int, *baselineOrder) error { return errSoldOut }
-
-func (floorBaseline) taken(context.Context, int64) (int, int, error) { return 0, 0, nil }
-
-func (floorBaseline) handler() http.Handler { return http.HandlerFunc(floorHandler) }

@@ -1,6 +1,7 @@
 package payment
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/faka-dev/faka"
@@ -31,17 +32,13 @@ func NewRegistry(gws ...Gateway) (*Registry, error) {
 }
 
 // Register enables g. The first gateway registered becomes the default.
-// A name, once registered, names the same gateway for the registry's
-// life (the server caches its pages by name). A name that is malformed is an EInvalid error; one already taken is an
+// A name that is malformed is an EInvalid error; one already taken is an
 // EConflict error.
 func (r *Registry) Register(g Gateway) error {
-	if g == nil {
-		return faka.Errorf(faka.EInvalid, "payment: nil gateway")
+	if err := checkGateway(g); err != nil {
+		return err
 	}
 	name := g.Name()
-	if !ValidName(name) {
-		return faka.Errorf(faka.EInvalid, "payment: gateway name %q must be 1 to %d lower-case letters, digits, '-' or '_'", name, MaxNameLength)
-	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, ok := r.byKey[name]; ok {
@@ -51,6 +48,57 @@ func (r *Registry) Register(g Gateway) error {
 	r.names = append(r.names, name)
 	if r.def == "" {
 		r.def = name
+	}
+	return nil
+}
+
+// Set enables g, replacing the gateway of the same name if one is
+// enabled (new settings take effect for the next request; one already
+// running keeps the gateway it looked up). A replaced gateway keeps its
+// place in the order and its default status.
+func (r *Registry) Set(g Gateway) error {
+	if err := checkGateway(g); err != nil {
+		return err
+	}
+	name := g.Name()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.byKey[name]; !ok {
+		r.names = append(r.names, name)
+	}
+	r.byKey[name] = g
+	if r.def == "" {
+		r.def = name
+	}
+	return nil
+}
+
+// Remove disables the gateway called name, and reports whether one was
+// enabled. When it was the default, the first remaining gateway becomes
+// the default.
+func (r *Registry) Remove(name string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.byKey[name]; !ok {
+		return false
+	}
+	delete(r.byKey, name)
+	r.names = slices.DeleteFunc(r.names, func(n string) bool { return n == name })
+	if r.def == name {
+		r.def = ""
+		if len(r.names) > 0 {
+			r.def = r.names[0]
+		}
+	}
+	return true
+}
+
+func checkGateway(g Gateway) error {
+	if g == nil {
+		return faka.Errorf(faka.EInvalid, "payment: nil gateway")
+	}
+	if name := g.Name(); !ValidName(name) {
+		return faka.Errorf(faka.EInvalid, "payment: gateway name %q must be 1 to %d lower-case letters, digits, '-' or '_'", name, MaxNameLength)
 	}
 	return nil
 }

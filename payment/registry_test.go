@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/faka-dev/faka"
@@ -72,4 +73,55 @@ func TestRegistry(t *testing.T) {
 	if _, err := payment.NewRegistry(stub{"a"}, stub{"a"}); err == nil {
 		t.Fatal("NewRegistry with a duplicate succeeded")
 	}
+}
+
+func TestRegistrySetRemove(t *testing.T) {
+	t.Parallel()
+	r, _ := payment.NewRegistry(stub{"sandbox"})
+	a := stub{"epay"}
+	if err := r.Set(a); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Set(stub{"epay"}); err != nil {
+		t.Fatalf("replace: %v", err)
+	}
+	if got := r.Names(); !slices.Equal(got, []string{"sandbox", "epay"}) {
+		t.Fatalf("names %v after replace", got)
+	}
+	if err := r.Set(stub{"Bad"}); faka.ErrorCode(err) != faka.EInvalid {
+		t.Fatalf("Set(bad name) = %v", err)
+	}
+	if !r.Remove("sandbox") || r.Remove("sandbox") {
+		t.Fatal("Remove reports wrongly")
+	}
+	if g, ok := r.Default(); !ok || g.Name() != "epay" {
+		t.Fatalf("default after removing it: %v %v", g, ok)
+	}
+	r.Remove("epay")
+	if _, ok := r.Default(); ok || len(r.Names()) != 0 {
+		t.Fatal("an emptied registry has gateways")
+	}
+	if err := r.Set(stub{"usdt"}); err != nil {
+		t.Fatal(err)
+	}
+	if g, ok := r.Default(); !ok || g.Name() != "usdt" {
+		t.Fatal("Set on an empty registry does not make the default")
+	}
+	// Concurrent use, for -race.
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			for range 200 {
+				if i%2 == 0 {
+					r.Set(stub{"epay"})
+					r.Remove("epay")
+				} else {
+					r.Get("epay")
+					r.Names()
+					r.Default()
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

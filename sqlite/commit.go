@@ -44,42 +44,78 @@ type writeOp struct {
 // transaction's. It waits for the outcome even if ctx ends meanwhile, so
 // that an error always means nothing was committed; an operation whose ctx
 // ended before it began is not run.
+//
+// A caller who finds the writer idle leads: it runs the queue's groups on
+// its own goroutine until its own operation is committed, and hands the
+// rest, if any, to a new goroutine. A lone write thus runs start to end on
+// its caller's goroutine, as a plain transaction would, and its caller
+// goes on the moment it commits: what the caller does next (the engine
+// returning released units to the admission gate, say) follows the commit
+// as closely as it did before group commit.
 func (c *committer) do(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	op := &writeOp{ctx: ctx, fn: fn, done: make(chan struct{})}
 	c.mu.Lock()
 	c.queue = append(c.queue, op)
-	start := !c.running
+	lead := !c.running
 	c.running = true
 	c.mu.Unlock()
-	if start {
-		go c.run()
+	if lead {
+		c.lead(op)
 	}
 	<-op.done
 	return op.err
 }
 
-// run commits groups until the queue is empty.
-func (c *committer) run() {
+// lead commits groups until mine is done, then hands on what is queued.
+func (c *committer) lead(mine *writeOp) {
 	for {
-		c.mu.Lock()
-		if len(c.queue) == 0 {
-			c.running = false
+		if !c.next() {
+			return // the queue is empty and nobody leads
+		}
+		select {
+		case <-mine.done:
+			c.mu.Lock()
+			if len(c.queue) == 0 {
+				c.running = false
+				c.mu.Unlock()
+				return
+			}
 			c.mu.Unlock()
+			go c.run()
 			return
-		}
-		n := min(len(c.queue), maxGroup)
-		group := make([]*writeOp, n)
-		copy(group, c.queue)
-		c.queue = c.queue[n:]
-		if len(c.queue) == 0 {
-			c.queue = nil // let the backing array go
-		}
-		c.mu.Unlock()
-		c.commit(group)
-		for _, op := range group {
-			close(op.done)
+		default:
 		}
 	}
+}
+
+// run commits groups until the queue is empty.
+func (c *committer) run() {
+	for c.next() {
+	}
+}
+
+// next commits the next group and reports true, or, when the queue is
+// empty, marks the writer idle and reports false.
+func (c *committer) next() bool {
+	c.mu.Lock()
+	if len(c.queue) == 0 {
+		c.running = false
+		c.mu.Unlock()
+		return false
+	}
+	n := min(len(c.queue), maxGroup)
+	group := make([]*writeOp, n)
+	copy(group, c.queue)
+	c.queue = c.queue[n:]
+	if len(c.queue) == 0 {
+		c.queue = nil // let the backing array go
+	}
+	c.mu.Unlock()
+	c.commit(group)
+	for _, op := range group {
+		close(op.done)
+	}
+	return true
 }
 
 // commit runs one group in one transaction and sets each operation's err.

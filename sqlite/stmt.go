@@ -11,8 +11,8 @@ import (
 // planning a statement costs more than running a small one, and the write
 // paths of a flash sale run the same dozen statements thousands of times a
 // second. The hot queries are prepared once, when the store opens, on the
-// writer and on the read pool (database/sql prepares a statement again on
-// any new connection by itself); any other query runs unprepared as before.
+// writer (database/sql prepares a statement again on a new connection by
+// itself); any other query runs unprepared as before.
 
 // writeQueries are prepared on the writer connection.
 var writeQueries = []string{
@@ -23,10 +23,13 @@ var writeQueries = []string{
 	qKeysMove, qKeysRelease, qDueOrders,
 }
 
-// readQueries are prepared on the read pool.
-var readQueries = []string{
-	qOrderByNo, qOrderKeyOwner, qOrderKeys, qProductByID, qStockProduct, qStockKeys,
-}
+// readQueries are prepared on the read pool. None, for now: with the hot
+// reads prepared there (the order view, StockGet), the engine's tests saw
+// a read that missed a committed expiry once in forty runs under -race —
+// as if a reused statement had kept an old WAL snapshot — and never with
+// the reads unprepared. Until that is understood, reads are parsed anew
+// each time, which costs the read pool some CPU and nothing else.
+var readQueries = []string{}
 
 // stmtCache is one database's prepared statements by query text.
 type stmtCache map[string]*sql.Stmt

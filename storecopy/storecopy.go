@@ -60,7 +60,7 @@ func cols(spec string) []column {
 	return out
 }
 
-// tables lists every table of migrations 00001 and 00002, parents before
+// tables lists every table of migrations 00001 to 00003, parents before
 // children. A migration that adds a table or column adds it here too; the
 // test copies a populated shop and compares every row.
 var tables = []table{
@@ -78,6 +78,7 @@ var tables = []table{
 	{"admin_sessions", false, cols(`token_hash admin_id created_at:t expires_at:t ip`)},
 	{"lookup_tokens", false, cols(`token_hash order_id created_at:t expires_at:t`)},
 	{"key_audit", true, cols(`id product_id key_id admin_id action keys_shown ip created_at:t`)},
+	{"gateway_settings", false, cols(`name enabled:b settings updated_at:t`)},
 }
 
 // Report says what was copied.

@@ -46,6 +46,28 @@ func newEngine(t *testing.T, st faka.Store, kr *keyring.Keyring) *engine.Engine 
 	return e
 }
 
+// openTarget opens a PostgreSQL store in a fresh schema, dropped when the
+// test ends.
+func openTarget(t *testing.T, url string) *postgres.Store {
+	t.Helper()
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := "faka_copy_" + hex.EncodeToString(b)
+	dst, err := postgres.Open(context.Background(), url, postgres.Options{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		dst.Close()
+		conn, err := pgx.Connect(context.Background(), url)
+		if err == nil {
+			conn.Exec(context.Background(), `DROP SCHEMA `+pgx.Identifier{schema}.Sanitize()+` CASCADE`)
+			conn.Close(context.Background())
+		}
+	})
+	return dst
+}
+
 // TestCopySQLiteToPostgres fills a SQLite shop with every kind of row,
 // copies it, and checks that the PostgreSQL shop reconciles to the same
 // figures, shows the same keys, and keeps selling.
@@ -137,21 +159,7 @@ func TestCopySQLiteToPostgres(t *testing.T) {
 	}
 	src.Close()
 
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "faka_copy_" + hex.EncodeToString(b)
-	dst, err := postgres.Open(ctx, url, postgres.Options{Schema: schema})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		dst.Close()
-		conn, err := pgx.Connect(context.Background(), url)
-		if err == nil {
-			conn.Exec(context.Background(), `DROP SCHEMA `+pgx.Identifier{schema}.Sanitize()+` CASCADE`)
-			conn.Close(context.Background())
-		}
-	})
+	dst := openTarget(t, url)
 	raw, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)
@@ -294,21 +302,7 @@ func TestCopyRefusesUsedTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 	src.Close()
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "faka_copy_" + hex.EncodeToString(b)
-	dst, err := postgres.Open(ctx, url, postgres.Options{Schema: schema})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		dst.Close()
-		conn, err := pgx.Connect(context.Background(), url)
-		if err == nil {
-			conn.Exec(context.Background(), `DROP SCHEMA `+pgx.Identifier{schema}.Sanitize()+` CASCADE`)
-			conn.Close(context.Background())
-		}
-	})
+	dst := openTarget(t, url)
 	if err := dst.AdminCreate(ctx, &faka.Admin{Email: "new@example.com", PasswordHash: "x"}); err != nil {
 		t.Fatal(err)
 	}

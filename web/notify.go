@@ -10,15 +10,23 @@ import (
 	"github.com/faka-dev/faka/payment"
 )
 
-// notify serves POST /pay/{gateway}/notify: the gateway verifies the
-// notification, the engine applies it once, and the gateway writes the
-// reply its provider expects.
+// notify serves POST /pay/{gateway}/notify, and GET for gateways whose
+// providers notify by GET too: the gateway verifies the notification, the
+// engine applies it once, and the gateway writes the reply its provider
+// expects.
 func (s *Server) notify(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("gateway")
 	gw, ok := s.gateways.Get(name)
 	if !ok {
 		s.writeError(w, r, faka.Errorf(faka.ENotFound, "no gateway %q is enabled", name))
 		return
+	}
+	if r.Method != http.MethodPost {
+		if _, ok := gw.(payment.GetNotifier); !ok {
+			w.Header().Set("Allow", http.MethodPost)
+			writeJSON(w, http.StatusMethodNotAllowed, errorBody{errorDetail{"method_not_allowed", "notifications are POSTed"}})
+			return
+		}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxNotifyBytes))
 	if err != nil {
@@ -76,6 +84,9 @@ func (s *Server) gatewayPage(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.PathValue("rest") == "notify" {
 		w.Header().Set("Allow", http.MethodPost)
+		if _, ok := gw.(payment.GetNotifier); ok {
+			w.Header().Set("Allow", "GET, HEAD, POST")
+		}
 		writeJSON(w, http.StatusMethodNotAllowed, errorBody{errorDetail{"method_not_allowed", "notifications are POSTed"}})
 		return
 	}
@@ -84,10 +95,11 @@ func (s *Server) gatewayPage(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, faka.Errorf(faka.ENotFound, "no such page"))
 		return
 	}
-	// A registry never replaces a gateway, so its name keys its pages.
-	h, ok := s.pages.Load(gw.Name())
+	// The gateway itself keys its pages: a registry may replace the
+	// gateway of a name with one of new settings, whose pages are new too.
+	h, ok := s.pages.Load(pg)
 	if !ok {
-		h, _ = s.pages.LoadOrStore(gw.Name(), pg.Pages(host{s}))
+		h, _ = s.pages.LoadOrStore(pg, pg.Pages(host{s}))
 	}
 	h.(http.Handler).ServeHTTP(w, r)
 }

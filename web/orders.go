@@ -100,6 +100,12 @@ func (s *Server) createOrder(w http.ResponseWriter, r *http.Request) {
 				s.log.Error("web: cancel order after pay URL failure", "order_no", o.OrderNo, "err", cerr)
 			}
 		}
+		if faka.ErrorCode(err) == faka.EInvalid {
+			// The gateway cannot take this order at all (a currency it
+			// does not accept): the buyer should choose another.
+			s.writeError(w, r, faka.Errorf(faka.EInvalid, "gateway: %s", faka.ErrorMessage(err)))
+			return
+		}
 		s.writeError(w, r, faka.Errorf(faka.EUnavailable, "the %s gateway cannot take payments now: %w", gw.Name(), err))
 		return
 	}

@@ -61,6 +61,10 @@ type Engine interface {
 type Config struct {
 	Engine   Engine
 	Gateways *payment.Registry // nil: no gateway enabled
+	// GatewaySettings configures gateways from the database through
+	// /api/v1/gateways, enabling them in Gateways; nil leaves only the
+	// buyers' list of enabled gateways.
+	GatewaySettings *payment.Manager
 	// AdminToken is the bearer token the admin API accepts; empty closes
 	// the admin API.
 	AdminToken string
@@ -112,7 +116,7 @@ type Server struct {
 	ipLimit  *limiter // nil when unlimited
 	mailLim  *limiter // nil when unlimited
 	adminSum [32]byte // SHA-256 of the admin token, compared in constant time
-	pages    sync.Map // gateway name → http.Handler of its pages
+	pages    sync.Map // payment.PageGateway → http.Handler of its pages
 	cop      *http.CrossOriginProtection
 	root     http.Handler // mux behind the cross-origin check
 
@@ -265,7 +269,11 @@ func (s *Server) routes(metricsHandler http.Handler) {
 
 	m.HandleFunc("GET /api/v1/reconcile", s.admin(s.reconcile))
 
+	m.HandleFunc("GET /api/v1/gateways", s.listGateways)
+	m.HandleFunc("PUT /api/v1/gateways/{name}", s.admin(s.putGateway))
+
 	m.HandleFunc("POST /pay/{gateway}/notify", s.notify)
+	m.HandleFunc("GET /pay/{gateway}/notify", s.notify) // EPay notifies by GET too
 	m.HandleFunc("/pay/{gateway}/{rest...}", s.gatewayPage)
 
 	if s.views != nil {

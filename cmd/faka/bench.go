@@ -70,9 +70,14 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 	set := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	if f.quick {
-		for name, v := range map[string]*int{"keys": &c.Keys, "attempts": &c.Attempts, "c": &c.Concurrency, "dup": &c.Dup} {
-			if !set[name] {
-				*v = map[string]int{"keys": 200, "attempts": 4000, "c": 50, "dup": 2}[name]
+		// The quick run's sizes, for the flags not given.
+		for _, q := range []struct {
+			name string
+			v    *int
+			n    int
+		}{{"keys", &c.Keys, 200}, {"attempts", &c.Attempts, 4000}, {"c", &c.Concurrency, 50}, {"dup", &c.Dup, 2}} {
+			if !set[q.name] {
+				*q.v = q.n
 			}
 		}
 	}

@@ -20,6 +20,8 @@ import (
 	"github.com/faka-dev/faka/engine"
 	"github.com/faka-dev/faka/keyring"
 	"github.com/faka-dev/faka/payment"
+	"github.com/faka-dev/faka/payment/epay"
+	"github.com/faka-dev/faka/payment/epusdt"
 	"github.com/faka-dev/faka/payment/sandbox"
 	"github.com/faka-dev/faka/postgres"
 	"github.com/faka-dev/faka/redisgate"
@@ -41,7 +43,8 @@ type Main struct {
 	server   *http.Server
 	redis    *redis.Client
 
-	demoPassword string // the demo console account's, when --demo made one
+	demoPassword string             // the demo console account's, when --demo made one
+	stopReload   context.CancelFunc // stops reloading the gateways' settings
 }
 
 // store is what the binary needs of a store: faka.Store and a readiness
@@ -125,6 +128,10 @@ func (m *Main) Open(ctx context.Context) error {
 			return err
 		}
 	}
+	gwSettings, err := m.openGatewaySettings(ctx, st, gws)
+	if err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "faka_gate_degraded",
@@ -136,17 +143,18 @@ func (m *Main) Open(ctx context.Context) error {
 				return 0
 			}))
 	h, err := web.New(web.Config{
-		Engine:         e,
-		Gateways:       gws,
-		AdminToken:     c.AdminToken,
-		PublicURL:      c.PublicURL,
-		OrderRate:      c.OrderRate,
-		TrustedProxies: c.TrustedProxies,
-		Logger:         m.Logger,
-		Registry:       reg,
-		Ready:          st.Ping,
-		ReadyDetail:    m.gateDetail,
-		SharedLimiter:  m.sharedLimiter(),
+		Engine:          e,
+		Gateways:        gws,
+		GatewaySettings: gwSettings,
+		AdminToken:      c.AdminToken,
+		PublicURL:       c.PublicURL,
+		OrderRate:       c.OrderRate,
+		TrustedProxies:  c.TrustedProxies,
+		Logger:          m.Logger,
+		Registry:        reg,
+		Ready:           st.Ping,
+		ReadyDetail:     m.gateDetail,
+		SharedLimiter:   m.sharedLimiter(),
 		// The storefront and the console need a store that keeps their
 		// data too; without one, only the API is served.
 		Shop:     asShop(st),
@@ -181,6 +189,50 @@ func (m *Main) Open(ctx context.Context) error {
 	m.Logger.Info("faka is serving", "url", c.PublicURL, "database", c.databaseName(),
 		"sandbox", c.SandboxSecret != "", "admin_api", c.AdminToken != "")
 	return nil
+}
+
+// gatewayReload is how often the gateways' settings are read again, so
+// that a change made through another instance takes effect here too.
+const gatewayReload = 30 * time.Second
+
+// openGatewaySettings enables the gateways configured in the database
+// (EPay, epusdt; the sandbox stays configured by the environment) and
+// keeps them in step with it. A stored gateway that cannot be used is
+// logged, not fatal: the shop still serves the others.
+func (m *Main) openGatewaySettings(ctx context.Context, st store, gws *payment.Registry) (*payment.Manager, error) {
+	gst, ok := st.(faka.GatewayStore)
+	if !ok {
+		return nil, nil
+	}
+	kr, err := keyring.LoadOrCreate(m.Config.MasterKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	mgr, err := payment.NewManager(gst, kr, gws, payment.Env{PublicURL: m.Config.PublicURL},
+		epay.Kind(), epusdt.Kind())
+	if err != nil {
+		return nil, err
+	}
+	if err := mgr.Load(ctx); err != nil {
+		m.Logger.Warn("some configured gateways are off", "err", err)
+	}
+	reloadCtx, cancel := context.WithCancel(context.Background())
+	m.stopReload = cancel
+	go func() {
+		t := time.NewTicker(gatewayReload)
+		defer t.Stop()
+		for {
+			select {
+			case <-reloadCtx.Done():
+				return
+			case <-t.C:
+				if err := mgr.Load(reloadCtx); err != nil && reloadCtx.Err() == nil {
+					m.Logger.Warn("reload gateway settings", "err", err)
+				}
+			}
+		}
+	}()
+	return mgr, nil
 }
 
 // openCounter connects the shared admission gate when FAKA_REDIS_URL is
@@ -230,6 +282,9 @@ func (m *Main) URL() string { return m.Config.PublicURL }
 // engine and closes the database.
 func (m *Main) Close() error {
 	var errs []error
+	if m.stopReload != nil {
+		m.stopReload()
+	}
 	if m.server != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		errs = append(errs, m.server.Shutdown(ctx))
