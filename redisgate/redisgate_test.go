@@ -252,3 +252,36 @@ func TestEngineFallsBackWhenRedisIsDown(t *testing.T) {
 		t.Fatal("the engine does not report the shared gate as degraded")
 	}
 }
+
+// TestRateLimiterSharedAcrossClients: two limiters on one Redis (two
+// instances) share one budget per key.
+func TestRateLimiterSharedAcrossClients(t *testing.T) {
+	t.Parallel()
+	rdb := client(t)
+	p := prefix(t)
+	t.Cleanup(func() { flush(t, rdb, p) })
+	a, b := redisgate.NewRateLimiter(rdb, p), redisgate.NewRateLimiter(rdb, p)
+	ctx := context.Background()
+	allowed := 0
+	for i := range 10 {
+		l := a
+		if i%2 == 1 {
+			l = b
+		}
+		wait, ok, err := l.Allow(ctx, "ip:192.0.2.1", 6)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			allowed++
+		} else if wait <= 0 {
+			t.Fatalf("refused without a wait: %v", wait)
+		}
+	}
+	if allowed != 6 {
+		t.Fatalf("two instances allowed %d events under a shared limit of 6", allowed)
+	}
+	if _, ok, _ := a.Allow(ctx, "ip:192.0.2.2", 6); !ok {
+		t.Fatal("another key was refused")
+	}
+}

@@ -1,7 +1,10 @@
 package web
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"testing"
 	"time"
 )
@@ -64,5 +67,44 @@ func TestLimiterBounded(t *testing.T) {
 	}
 	if n := l.size(); n > 2 {
 		t.Fatalf("size %d after the sweep", n)
+	}
+}
+
+// fakeShared is a SharedLimiter that answers from a script.
+type fakeShared struct {
+	err  error
+	keys []string
+	ok   bool
+}
+
+func (f *fakeShared) Allow(_ context.Context, key string, perMinute int) (time.Duration, bool, error) {
+	f.keys = append(f.keys, fmt.Sprintf("%s/%d", key, perMinute))
+	if f.err != nil {
+		return 0, false, f.err
+	}
+	return 7 * time.Second, f.ok, nil
+}
+
+// TestLimiterShared: with a shared limiter the decision is the shared
+// one's; while it fails, the in-process buckets decide.
+func TestLimiterShared(t *testing.T) {
+	t.Parallel()
+	shared := &fakeShared{ok: false}
+	l := newLimiter(2)
+	l.share(shared, "orders:ip", slog.New(slog.DiscardHandler))
+	if wait, ok := l.allow("a"); ok || wait != 7*time.Second {
+		t.Fatalf("the shared limiter refused, the limiter said ok=%v wait=%v", ok, wait)
+	}
+	if len(shared.keys) != 1 || shared.keys[0] != "orders:ip:a/2" {
+		t.Fatalf("shared limiter asked %v", shared.keys)
+	}
+	shared.err = errors.New("redis down")
+	for i := range 2 {
+		if _, ok := l.allow("a"); !ok {
+			t.Fatalf("fallback refused event %d within its burst", i)
+		}
+	}
+	if _, ok := l.allow("a"); ok {
+		t.Fatal("the in-process fallback does not limit")
 	}
 }
