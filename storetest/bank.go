@@ -21,7 +21,7 @@ import (
 // testing.Short.
 type BankOptions struct {
 	// Workers is the number of goroutines doing random operations
-	// (default 64).
+	// (default 256, 64 with -short).
 	Workers int
 	// Ops is the number of operations each worker does (default 4 with
 	// -short, 12 without).
@@ -36,7 +36,12 @@ type BankOptions struct {
 
 func (o *BankOptions) defaults() {
 	if o.Workers <= 0 {
-		o.Workers = 64
+		// Each worker sends every notification from Duplicates goroutines
+		// at once, so the full run has about a thousand goroutines at work.
+		o.Workers = 256
+		if testing.Short() {
+			o.Workers = 64
+		}
 	}
 	if o.Ops <= 0 {
 		o.Ops = 12
