@@ -35,12 +35,28 @@ type limiter struct {
 	sharedName string
 	perMinute  int
 	log        *slog.Logger
+	lastWarn   time.Time // guarded by mu
 }
 
 // SharedLimiter is a rate limiter shared by every instance, such as
 // redisgate.RateLimiter.
 type SharedLimiter interface {
 	Allow(ctx context.Context, key string, perMinute int) (time.Duration, bool, error)
+}
+
+// warnShared logs a shared-limiter failure at most once a minute: while
+// Redis is down every order would otherwise log one.
+func (l *limiter) warnShared(err error) {
+	now := time.Now()
+	l.mu.Lock()
+	quiet := now.Sub(l.lastWarn) < time.Minute
+	if !quiet {
+		l.lastWarn = now
+	}
+	l.mu.Unlock()
+	if !quiet {
+		l.log.Warn("web: shared rate limit unavailable; limiting in process", "err", err)
+	}
 }
 
 // share makes l count through a shared limiter under name.
@@ -79,7 +95,7 @@ func (l *limiter) allow(key string) (time.Duration, bool) {
 		if err == nil {
 			return wait, ok
 		}
-		l.log.Warn("web: shared rate limit unavailable; limiting in process", "err", err)
+		l.warnShared(err)
 	}
 	now := l.now()
 	l.mu.Lock()
