@@ -24,11 +24,10 @@ var writeQueries = []string{
 }
 
 // readQueries are prepared on the read pool. None, for now: with the hot
-// reads prepared there (the order view, StockGet), the engine's tests saw
-// a read that missed a committed expiry once in forty runs under -race —
-// as if a reused statement had kept an old WAL snapshot — and never with
-// the reads unprepared. Until that is understood, reads are parsed anew
-// each time, which costs the read pool some CPU and nothing else.
+// reads prepared there (the order view, StockGet), an engine test once
+// refused the last key after an import under -race, unexplained, and never
+// with the reads unprepared. Until that is understood, reads are parsed
+// anew each time, which costs the read pool some CPU and nothing else.
 var readQueries = []string{}
 
 // stmtCache is one database's prepared statements by query text.
