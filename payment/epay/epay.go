@@ -70,11 +70,11 @@ var (
 func New(cfg Config, publicURL string, client *http.Client) (*Gateway, error) {
 	cfg.PID, cfg.Key, cfg.Type = strings.TrimSpace(cfg.PID), strings.TrimSpace(cfg.Key), strings.TrimSpace(cfg.Type)
 	switch {
-	case cfg.PID == "" || !printable(cfg.PID, 64):
+	case cfg.PID == "" || !payment.Printable(cfg.PID, 64):
 		return nil, faka.Errorf(faka.EInvalid, "pid must be 1 to 64 printable ASCII characters")
-	case cfg.Key == "" || !printable(cfg.Key, 256):
+	case cfg.Key == "" || !payment.Printable(cfg.Key, 256):
 		return nil, faka.Errorf(faka.EInvalid, "key must be 1 to 256 printable ASCII characters")
-	case cfg.Type != "" && !printable(cfg.Type, 32):
+	case cfg.Type != "" && !payment.Printable(cfg.Type, 32):
 		return nil, faka.Errorf(faka.EInvalid, "type must be at most 32 printable ASCII characters")
 	}
 	base, err := siteURL(cfg.URL)
@@ -235,9 +235,9 @@ func (g *Gateway) notification(p map[string]string) (faka.Notification, error) {
 		return faka.Notification{}, faka.Errorf(faka.EInvalid, "pid is not this shop's")
 	case p["trade_status"] != TradeSuccess:
 		return faka.Notification{}, faka.Errorf(faka.EInvalid, "trade_status must be %s", TradeSuccess)
-	case !printable(p["out_trade_no"], 64):
+	case !payment.Printable(p["out_trade_no"], 64):
 		return faka.Notification{}, faka.Errorf(faka.EInvalid, "out_trade_no is required")
-	case !printable(p["trade_no"], MaxTradeNoLength):
+	case !payment.Printable(p["trade_no"], MaxTradeNoLength):
 		return faka.Notification{}, faka.Errorf(faka.EInvalid, "trade_no must be 1 to %d printable ASCII characters", MaxTradeNoLength)
 	}
 	amount, err := payment.ParseYuan(p["money"])
@@ -251,38 +251,13 @@ func (g *Gateway) notification(p map[string]string) (faka.Notification, error) {
 		Amount: amount, Currency: Currency}, nil
 }
 
-func printable(s string, max int) bool {
-	if s == "" || len(s) > max {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x21 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
-}
-
 // Acknowledge replies 200 "success", which stops EPay's retries.
-func (g *Gateway) Acknowledge(w http.ResponseWriter) { reply(w, http.StatusOK, "success") }
+func (g *Gateway) Acknowledge(w http.ResponseWriter) { payment.ReplyText(w, http.StatusOK, "success") }
 
 // Reject replies "fail": 400 for a refused notification, 500 or 503 when
 // the failure is ours, so that EPay retries.
 func (g *Gateway) Reject(w http.ResponseWriter, err error) {
-	status := http.StatusBadRequest
-	switch faka.ErrorCode(err) {
-	case faka.EInternal:
-		status = http.StatusInternalServerError
-	case faka.EUnavailable:
-		status = http.StatusServiceUnavailable
-	}
-	reply(w, status, "fail")
-}
-
-func reply(w http.ResponseWriter, status int, body string) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(status)
-	io.WriteString(w, body)
+	payment.ReplyText(w, payment.RejectStatus(err), "fail")
 }
 
 // Query asks EPay about order orderNo through {url}api.php?act=order. A

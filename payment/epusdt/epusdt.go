@@ -310,9 +310,9 @@ func (g *Gateway) ParseNotification(_ *http.Request, body []byte) (faka.Notifica
 	switch {
 	case !ok || status.String() != strconv.Itoa(StatusPaid):
 		return faka.Notification{}, faka.Errorf(faka.EInvalid, "status must be %d (paid)", StatusPaid)
-	case !printable(orderID, 64):
+	case !payment.Printable(orderID, 64):
 		return faka.Notification{}, faka.Errorf(faka.EInvalid, "order_id is required")
-	case !printable(tradeID, MaxTradeIDLength):
+	case !payment.Printable(tradeID, MaxTradeIDLength):
 		return faka.Notification{}, faka.Errorf(faka.EInvalid, "trade_id must be 1 to %d printable ASCII characters", MaxTradeIDLength)
 	case !isNum:
 		return faka.Notification{}, faka.Errorf(faka.EInvalid, "amount must be a number")
@@ -327,36 +327,11 @@ func (g *Gateway) ParseNotification(_ *http.Request, body []byte) (faka.Notifica
 	return faka.Notification{Gateway: Name, OrderNo: orderID, TradeNo: tradeID, Amount: amount, Currency: Currency}, nil
 }
 
-func printable(s string, max int) bool {
-	if s == "" || len(s) > max {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x21 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
-}
-
 // Acknowledge replies 200 "ok", which stops epusdt's retries.
-func (g *Gateway) Acknowledge(w http.ResponseWriter) { reply(w, http.StatusOK, "ok") }
+func (g *Gateway) Acknowledge(w http.ResponseWriter) { payment.ReplyText(w, http.StatusOK, "ok") }
 
 // Reject replies "fail": 400 for a refused notification, 500 or 503 when
 // the failure is ours, so that epusdt retries.
 func (g *Gateway) Reject(w http.ResponseWriter, err error) {
-	status := http.StatusBadRequest
-	switch faka.ErrorCode(err) {
-	case faka.EInternal:
-		status = http.StatusInternalServerError
-	case faka.EUnavailable:
-		status = http.StatusServiceUnavailable
-	}
-	reply(w, status, "fail")
-}
-
-func reply(w http.ResponseWriter, status int, body string) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(status)
-	io.WriteString(w, body)
+	payment.ReplyText(w, payment.RejectStatus(err), "fail")
 }

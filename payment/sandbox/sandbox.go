@@ -134,7 +134,7 @@ func decode(body []byte) (Message, error) {
 		return Message{}, faka.Errorf(faka.EInvalid, "status must be %q", StatusPaid)
 	case msg.OrderNo == "":
 		return Message{}, faka.Errorf(faka.EInvalid, "order_no is required")
-	case !printable(msg.TradeNo, MaxTradeNoLength):
+	case !payment.Printable(msg.TradeNo, MaxTradeNoLength):
 		return Message{}, faka.Errorf(faka.EInvalid, "trade_no must be 1 to %d printable ASCII characters", MaxTradeNoLength)
 	case msg.Amount <= 0:
 		return Message{}, faka.Errorf(faka.EInvalid, "amount must be a positive number of minor units")
@@ -144,35 +144,13 @@ func decode(body []byte) (Message, error) {
 	return msg, nil
 }
 
-func printable(s string, max int) bool {
-	if s == "" || len(s) > max {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x21 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
-}
-
 // Acknowledge replies 200 "success".
-func (g *Gateway) Acknowledge(w http.ResponseWriter) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(http.StatusOK)
-	io.WriteString(w, "success")
-}
+func (g *Gateway) Acknowledge(w http.ResponseWriter) { payment.ReplyText(w, http.StatusOK, "success") }
 
 // Reject replies 400 with a JSON error, or 500/503 when the failure is
 // ours, so that a real gateway would retry.
 func (g *Gateway) Reject(w http.ResponseWriter, err error) {
-	status := http.StatusBadRequest
-	switch faka.ErrorCode(err) {
-	case faka.EInternal:
-		status = http.StatusInternalServerError
-	case faka.EUnavailable:
-		status = http.StatusServiceUnavailable
-	}
+	status := payment.RejectStatus(err)
 	type body struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
