@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"net/http"
@@ -91,15 +92,8 @@ func (s *Server) createOrder(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	o := res.Order
-	payURL, err := gw.PayURL(r.Context(), o, res.Token)
+	payURL, err := s.payURLOrCancel(r.Context(), gw, res)
 	if err != nil {
-		s.metrics.order("error")
-		if !res.Replayed {
-			// The buyer cannot pay: give the stock back rather than hold it.
-			if _, cerr := s.engine.CancelOrder(r.Context(), o.OrderNo); cerr != nil {
-				s.log.Error("web: cancel order after pay URL failure", "order_no", o.OrderNo, "err", cerr)
-			}
-		}
 		if faka.ErrorCode(err) == faka.EInvalid {
 			// The gateway cannot take this order at all (a currency it
 			// does not accept): the buyer should choose another.
@@ -227,4 +221,22 @@ func (s *Server) rateLimited(w http.ResponseWriter, r *http.Request, wait time.D
 	secs := int64((wait + time.Second - 1) / time.Second)
 	w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
 	s.writeError(w, r, faka.Errorf(faka.ERateLimited, "%s; retry in %d s", msg, max(secs, 1)))
+}
+
+// payURLOrCancel asks the gateway where the buyer of a new reservation
+// pays. When it cannot say, the buyer cannot pay: a fresh order is
+// cancelled so that its stock goes back on sale rather than wait for
+// expiry.
+func (s *Server) payURLOrCancel(ctx context.Context, gw payment.Gateway, res *engine.Reservation) (string, error) {
+	u, err := gw.PayURL(ctx, res.Order, res.Token)
+	if err == nil {
+		return u, nil
+	}
+	s.metrics.order("error")
+	if !res.Replayed {
+		if _, cerr := s.engine.CancelOrder(ctx, res.Order.OrderNo); cerr != nil {
+			s.log.Error("web: cancel order after pay URL failure", "order_no", res.Order.OrderNo, "err", cerr)
+		}
+	}
+	return "", err
 }

@@ -362,14 +362,8 @@ func (s *Server) buy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	o := res.Order
-	payURL, err := gw.PayURL(r.Context(), o, res.Token)
+	payURL, err := s.payURLOrCancel(r.Context(), gw, res)
 	if err != nil {
-		s.metrics.order("error")
-		if !res.Replayed {
-			if _, cerr := s.engine.CancelOrder(r.Context(), o.OrderNo); cerr != nil {
-				s.log.Error("web: cancel order after pay URL failure", "order_no", o.OrderNo, "err", cerr)
-			}
-		}
 		s.log.Warn("web: pay URL", "gateway", gw.Name(), "order_no", o.OrderNo, "err", err)
 		s.message(w, r, http.StatusServiceUnavailable, p.L.T("error.title"), p.L.T("buy.err.gatewaydown"))
 		return
