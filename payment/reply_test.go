@@ -20,7 +20,7 @@ func TestReplyHelpers(t *testing.T) {
 		faka.Errorf(faka.EUnauthorized, "bad signature"): http.StatusBadRequest,
 		faka.Errorf(faka.EInvalid, "bad amount"):         http.StatusBadRequest,
 		faka.Errorf(faka.EUnavailable, "db down"):        http.StatusServiceUnavailable,
-		errors.New("bug"):                                http.StatusInternalServerError,
+		errors.New("bug"): http.StatusInternalServerError,
 	} {
 		if got := RejectStatus(err); got != want {
 			t.Errorf("RejectStatus(%v) = %d, want %d", err, got, want)
