@@ -1,8 +1,11 @@
 package payment
 
 import (
+	"crypto/md5"
+	"encoding/hex"
 	"io"
 	"net/http"
+	"slices"
 
 	"github.com/faka-dev/faka"
 )
@@ -40,4 +43,26 @@ func RejectStatus(err error) int {
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusBadRequest
+}
+
+// SortedMD5 is the signature many Chinese gateways use: the lower-case hex
+// MD5 of the fields' k=v pairs sorted by key, empty values and the skipped
+// keys left out, joined with '&' (values unescaped), followed by secret.
+func SortedMD5(fields map[string]string, secret string, skip ...string) string {
+	names := make([]string, 0, len(fields))
+	for k, v := range fields {
+		if v != "" && !slices.Contains(skip, k) {
+			names = append(names, k)
+		}
+	}
+	slices.Sort(names)
+	h := md5.New()
+	for i, k := range names {
+		if i > 0 {
+			io.WriteString(h, "&")
+		}
+		io.WriteString(h, k+"="+fields[k])
+	}
+	io.WriteString(h, secret)
+	return hex.EncodeToString(h.Sum(nil))
 }

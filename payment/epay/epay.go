@@ -20,7 +20,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 
 	"github.com/faka-dev/faka"
@@ -126,23 +125,7 @@ func Kind() payment.Kind {
 // of the sorted, non-empty k=v pairs other than sign and sign_type, joined
 // with '&' and followed by the key.
 func Sign(params map[string]string, key string) string {
-	names := make([]string, 0, len(params))
-	for k, v := range params {
-		if k == "sign" || k == "sign_type" || v == "" {
-			continue
-		}
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	h := md5.New()
-	for i, k := range names {
-		if i > 0 {
-			io.WriteString(h, "&")
-		}
-		io.WriteString(h, k+"="+params[k])
-	}
-	io.WriteString(h, key)
-	return hex.EncodeToString(h.Sum(nil))
+	return payment.SortedMD5(params, key, "sign", "sign_type")
 }
 
 // Name returns "epay".

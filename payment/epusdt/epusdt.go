@@ -22,7 +22,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -161,22 +160,7 @@ func Kind() payment.Kind {
 // Sign returns the signature of fields (already written as text) under
 // token; signature and empty values are left out.
 func Sign(fields map[string]string, token string) string {
-	names := make([]string, 0, len(fields))
-	for k, v := range fields {
-		if k != "signature" && v != "" {
-			names = append(names, k)
-		}
-	}
-	slices.Sort(names)
-	h := md5.New()
-	for i, k := range names {
-		if i > 0 {
-			io.WriteString(h, "&")
-		}
-		io.WriteString(h, k+"="+fields[k])
-	}
-	io.WriteString(h, token)
-	return hex.EncodeToString(h.Sum(nil))
+	return payment.SortedMD5(fields, token, "signature")
 }
 
 // FormatNumber writes a JSON number as the servers do when they sign it:
