@@ -1,12 +1,8 @@
 package engine_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,8 +11,6 @@ import (
 
 	"github.com/faka-dev/faka"
 	"github.com/faka-dev/faka/engine"
-	"github.com/faka-dev/faka/keyring"
-	"github.com/faka-dev/faka/sqlite"
 )
 
 // The engine's micro-benchmarks: reservations through the admission gate
@@ -29,21 +23,7 @@ import (
 func benchEngine(b *testing.B, keys int) (*engine.Engine, *faka.Product) {
 	b.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "faka.db"), sqlite.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
-	kr, err := keyring.New(bytes.Repeat([]byte{7}, keyring.MasterKeySize))
-	if err != nil {
-		b.Fatal(err)
-	}
-	e, err := engine.New(engine.Config{Store: st, Keyring: kr, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		b.Fatal(err)
-	}
-	e.Start(ctx)
-	b.Cleanup(e.Close)
+	e, _ := newEngine(b, 0, 0)
 	p := &faka.Product{Name: "bench", Price: 100, Currency: "CNY", ReservationTTL: time.Hour, Active: true}
 	if err := e.CreateProduct(ctx, p, 0); err != nil {
 		b.Fatal(err)

@@ -27,24 +27,32 @@ type bundle struct {
 
 func setup(t *testing.T) bundle {
 	t.Helper()
+	e, st := newEngine(t, 20*time.Millisecond, 200*time.Millisecond)
+	return bundle{e: e, st: st}
+}
+
+// newEngine starts an engine on a fresh SQLite file; the tests sweep and
+// resync often, the benchmarks at the production defaults (zero).
+func newEngine(tb testing.TB, sweep, resync time.Duration) (*engine.Engine, *sqlite.Store) {
+	tb.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "faka.db"), sqlite.Options{})
+	st, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "faka.db"), sqlite.Options{})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
+	tb.Cleanup(func() { st.Close() })
 	kr, err := keyring.New(bytes.Repeat([]byte{7}, keyring.MasterKeySize))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	e, err := engine.New(engine.Config{Store: st, Keyring: kr, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		SweepInterval: 20 * time.Millisecond, ResyncInterval: 200 * time.Millisecond})
+		SweepInterval: sweep, ResyncInterval: resync})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	e.Start(ctx)
-	t.Cleanup(e.Close)
-	return bundle{e: e, st: st}
+	tb.Cleanup(e.Close)
+	return e, st
 }
 
 func (b bundle) product(t *testing.T, ttl time.Duration, keys int) *faka.Product {
