@@ -74,3 +74,14 @@ type GetNotifier interface {
 	// NotifiesByGet is a marker; it is never called.
 	NotifiesByGet()
 }
+
+// Closer is a gateway whose provider can close an unpaid trade, so that a
+// buyer cannot pay an order whose reservation has expired. The poller
+// calls it once an order has expired or been cancelled unpaid.
+type Closer interface {
+	// CloseTrade closes the provider's trade for order orderNo. A trade
+	// the provider does not know, or has already closed, is not an error;
+	// a trade that was paid meanwhile is an EConflict error (the payment
+	// is then applied as a late one).
+	CloseTrade(ctx context.Context, orderNo string) error
+}
