@@ -51,7 +51,7 @@ func (p *pages) payPage(w http.ResponseWriter, r *http.Request) {
 	}
 	p.render(w, http.StatusOK, payTmpl, payView{
 		OrderNo: o.OrderNo,
-		Amount:  FormatAmount(o.Amount, o.Currency),
+		Amount:  payment.FormatAmount(o.Amount, o.Currency),
 		Status:  string(o.Status),
 		Payable: !o.Status.IsPaid(),
 		Late:    o.Status == faka.StatusExpired || o.Status == faka.StatusCancelled,
@@ -114,21 +114,7 @@ func newTradeNo() string {
 // fail shows err as a page. Internal details stay out of it; the host logs
 // the internal errors of its methods.
 func (p *pages) fail(w http.ResponseWriter, err error) {
-	status := http.StatusBadRequest
-	switch faka.ErrorCode(err) {
-	case faka.ENotFound:
-		status = http.StatusNotFound
-	case faka.EUnauthorized:
-		status = http.StatusUnauthorized
-	case faka.ETooLarge:
-		status = http.StatusRequestEntityTooLarge
-	case faka.EConflict, faka.EInvalidState:
-		status = http.StatusConflict
-	case faka.EUnavailable:
-		status = http.StatusServiceUnavailable
-	case faka.EInternal:
-		status = http.StatusInternalServerError
-	}
+	status := payment.PageStatus(err)
 	p.message(w, status, http.StatusText(status), faka.ErrorMessage(err))
 }
 

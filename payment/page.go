@@ -1,0 +1,53 @@
+package payment
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/faka-dev/faka"
+)
+
+// FormatAmount writes an amount in minor units for people: 990 CNY is
+// "9.90 CNY", 500 JPY is "500 JPY".
+func FormatAmount(amount int64, currency string) string {
+	var b strings.Builder
+	if amount < 0 {
+		b.WriteByte('-')
+		amount = -amount
+	}
+	if faka.MinorDigits(currency) == 0 {
+		b.WriteString(strconv.FormatInt(amount, 10))
+	} else {
+		b.WriteString(strconv.FormatInt(amount/100, 10))
+		b.WriteByte('.')
+		frac := amount % 100
+		if frac < 10 {
+			b.WriteByte('0')
+		}
+		b.WriteString(strconv.FormatInt(frac, 10))
+	}
+	b.WriteByte(' ')
+	b.WriteString(currency)
+	return b.String()
+}
+
+// PageStatus is the HTTP status of a gateway's page (not a notification
+// reply) that shows err to a buyer.
+func PageStatus(err error) int {
+	switch faka.ErrorCode(err) {
+	case faka.ENotFound:
+		return http.StatusNotFound
+	case faka.EUnauthorized:
+		return http.StatusUnauthorized
+	case faka.ETooLarge:
+		return http.StatusRequestEntityTooLarge
+	case faka.EConflict, faka.EInvalidState:
+		return http.StatusConflict
+	case faka.EUnavailable:
+		return http.StatusServiceUnavailable
+	case faka.EInternal:
+		return http.StatusInternalServerError
+	}
+	return http.StatusBadRequest
+}

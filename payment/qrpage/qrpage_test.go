@@ -1,0 +1,123 @@
+package qrpage_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"html"
+	"image/png"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/faka-dev/faka"
+	"github.com/faka-dev/faka/payment/qrpage"
+)
+
+// host is a payment.Host over one order.
+type host struct{ order *faka.Order }
+
+func (h *host) OrderForBuyer(_ context.Context, orderNo, token string) (*faka.Order, error) {
+	if orderNo != h.order.OrderNo || token != "tok" {
+		return nil, faka.Errorf(faka.ENotFound, "no such order")
+	}
+	o := *h.order
+	return &o, nil
+}
+
+func (h *host) Confirm(context.Context, faka.Notification) (*faka.ConfirmResult, error) {
+	panic("the QR page never confirms")
+}
+
+func (h *host) OrderURL(orderNo, token string) string {
+	return "/orders/" + orderNo + "?token=" + token
+}
+
+func get(t *testing.T, hd http.Handler, path string) *httptest.ResponseRecorder {
+	t.Helper()
+	w := httptest.NewRecorder()
+	hd.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
+	return w
+}
+
+var imgRE = regexp.MustCompile(`src="data:image/png;base64,([A-Za-z0-9+/=&#;]+)"`)
+
+func TestPage(t *testing.T) {
+	t.Parallel()
+	h := &host{order: &faka.Order{OrderNo: "2026A", Amount: 990, Currency: "CNY", Status: faka.StatusPending}}
+	calls := 0
+	code := "https://qr.alipay.com/bax0\"<script>"
+	hd := qrpage.Handler("alipay", "Alipay", h, func(_ context.Context, o *faka.Order) (string, error) {
+		calls++
+		if o.OrderNo != "2026A" {
+			t.Errorf("code asked for order %q", o.OrderNo)
+		}
+		return code, nil
+	})
+
+	w := get(t, hd, qrpage.Path("alipay", "2026A", "tok"))
+	body := w.Body.String()
+	if w.Code != http.StatusOK || calls != 1 {
+		t.Fatalf("pending order: status %d, code asked %d times\n%s", w.Code, calls, body)
+	}
+	for _, want := range []string{"9.90 CNY", "2026A", `http-equiv="refresh"`, "/orders/2026A?token=tok"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "<script>") {
+		t.Error("the code's payload was not escaped")
+	}
+	if csp := w.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "img-src data:") || strings.Contains(csp, "script-src") {
+		t.Errorf("CSP %q", csp)
+	}
+	m := imgRE.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("no QR image on the page")
+	}
+	raw, err := base64.StdEncoding.DecodeString(html.UnescapeString(m[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(raw))
+	if err != nil || img.Bounds().Dx() < 100 {
+		t.Fatalf("the QR image is not a usable PNG: %v", err)
+	}
+
+	if w := get(t, hd, qrpage.Path("alipay", "2026A", "wrong")); w.Code != http.StatusNotFound || imgRE.MatchString(w.Body.String()) {
+		t.Errorf("wrong token: status %d", w.Code)
+	}
+	if w := get(t, hd, "/pay/alipay/qr/2026A"); w.Code != http.StatusUnauthorized {
+		t.Errorf("no token: status %d", w.Code)
+	}
+
+	h.order.Status = faka.StatusExpired
+	if w := get(t, hd, qrpage.Path("alipay", "2026A", "tok")); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "late payment") {
+		t.Errorf("expired order: status %d, late payment not explained", w.Code)
+	}
+
+	h.order.Status = faka.StatusDelivered
+	before := calls
+	w = get(t, hd, qrpage.Path("alipay", "2026A", "tok"))
+	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/orders/2026A?token=tok" || calls != before {
+		t.Errorf("paid order: status %d, Location %q, code asked again: %v", w.Code, w.Header().Get("Location"), calls != before)
+	}
+}
+
+func TestProviderDown(t *testing.T) {
+	t.Parallel()
+	h := &host{order: &faka.Order{OrderNo: "2026B", Amount: 100, Currency: "CNY", Status: faka.StatusPending}}
+	for name, fn := range map[string]qrpage.CodeFunc{
+		"error": func(context.Context, *faka.Order) (string, error) {
+			return "", faka.Errorf(faka.EUnavailable, "the provider did not answer")
+		},
+		"empty": func(context.Context, *faka.Order) (string, error) { return "", nil },
+	} {
+		w := get(t, qrpage.Handler("wechat", "WeChat Pay", h, fn), qrpage.Path("wechat", "2026B", "tok"))
+		if w.Code != http.StatusServiceUnavailable || imgRE.MatchString(w.Body.String()) {
+			t.Errorf("%s: status %d, want 503 without a code", name, w.Code)
+		}
+	}
+}
