@@ -28,6 +28,9 @@ type Field struct {
 	Name     string
 	Required bool
 	Secret   bool // masked when listed, sealed at rest like everything else
+	// Multiline fields (PEM keys and certificates) may hold line breaks;
+	// a CRLF is kept as LF. Every other field is one line.
+	Multiline bool
 }
 
 // Settings are a gateway's configured values by field name.
@@ -270,8 +273,10 @@ func parsePut(k Kind, body []byte) (enabled bool, given Settings, err error) {
 	delete(raw, "enabled")
 	given = Settings{}
 	names := make([]string, 0, len(k.Fields))
+	multiline := map[string]bool{}
 	for _, f := range k.Fields {
 		names = append(names, f.Name)
+		multiline[f.Name] = f.Multiline
 	}
 	for key, v := range raw {
 		if !slices.Contains(names, key) {
@@ -288,12 +293,29 @@ func parsePut(k Kind, body []byte) (enabled bool, given Settings, err error) {
 			str = num.String()
 		}
 		str = strings.TrimSpace(str)
-		if len(str) > MaxSettingLength || !utf8.ValidString(str) || strings.ContainsFunc(str, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		control := func(r rune) bool { return r < 0x20 || r == 0x7f }
+		if multiline[key] {
+			str = strings.ReplaceAll(str, "\r\n", "\n")
+			control = func(r rune) bool { return (r < 0x20 && r != '\n') || r == 0x7f }
+		}
+		if len(str) > MaxSettingLength || !utf8.ValidString(str) || strings.ContainsFunc(str, control) {
 			return false, nil, faka.Errorf(faka.EInvalid, "%s must be text of at most %d bytes without control characters", key, MaxSettingLength)
 		}
 		given[key] = str
 	}
 	return enabled, given, nil
+}
+
+// Kinds returns the configurable gateway kinds in the order given to
+// NewManager, with their fields.
+func (m *Manager) Kinds() []Kind {
+	out := make([]Kind, 0, len(m.order))
+	for _, name := range m.order {
+		k := m.kinds[name]
+		k.Fields = slices.Clone(k.Fields)
+		out = append(out, k)
+	}
+	return out
 }
 
 // List returns every configurable gateway, configured or not, secrets

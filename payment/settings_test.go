@@ -155,3 +155,48 @@ func TestManager(t *testing.T) {
 		t.Fatalf("enabled %v from unopenable settings", reg3.Names())
 	}
 }
+
+// TestMultiline checks that only fields marked Multiline take line breaks
+// (a PEM key), kept as LF, and that Kinds lists the kinds in order.
+func TestMultiline(t *testing.T) {
+	t.Parallel()
+	kr, err := keyring.New(bytes.Repeat([]byte{4}, keyring.MasterKeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, _ := payment.NewRegistry()
+	var mu sync.Mutex
+	var built payment.Settings
+	pem := payment.Kind{
+		Name:   "pem",
+		Fields: []payment.Field{{Name: "id", Required: true}, {Name: "key", Required: true, Secret: true, Multiline: true}},
+		New: func(s payment.Settings, _ payment.Env) (payment.Gateway, error) {
+			mu.Lock()
+			built = s
+			mu.Unlock()
+			return stub{"pem"}, nil
+		},
+	}
+	m, err := payment.NewManager(&memStore{rows: map[string]faka.GatewaySetting{}}, kr, reg, payment.Env{PublicURL: "https://shop.example.com"}, pem, kindOf("alpha"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ks := m.Kinds(); len(ks) != 2 || ks[0].Name != "pem" || ks[1].Name != "alpha" || !ks[0].Fields[1].Multiline {
+		t.Fatalf("Kinds() = %+v", ks)
+	}
+	ctx := t.Context()
+	if _, err := m.Put(ctx, "pem", []byte(`{"id":"a\nb","key":"x","enabled":true}`)); faka.ErrorCode(err) != faka.EInvalid {
+		t.Errorf("a line break in a one-line field: %v, want EInvalid", err)
+	}
+	if _, err := m.Put(ctx, "pem", []byte(`{"id":"a","key":"-----BEGIN-----\r\nAAAA\u0000\r\n-----END-----","enabled":true}`)); faka.ErrorCode(err) != faka.EInvalid {
+		t.Errorf("a NUL in a multiline field: %v, want EInvalid", err)
+	}
+	if _, err := m.Put(ctx, "pem", []byte(`{"id":"a","key":"-----BEGIN-----\r\nAAAA\r\n-----END-----\r\n","enabled":true}`)); err != nil {
+		t.Fatalf("a PEM key in a multiline field: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got := built["key"]; got != "-----BEGIN-----\nAAAA\n-----END-----" {
+		t.Errorf("the gateway was built with key %q", got)
+	}
+}

@@ -64,6 +64,9 @@ func (s *Server) adminRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /admin/orders/{order_no}/cancel", s.console("orders", s.adminOrderCancel))
 
 	m.HandleFunc("GET /admin/reconcile", s.console("reconcile", s.adminReconcile))
+
+	m.HandleFunc("GET /admin/gateways", s.console("gateways", s.adminGateways))
+	m.HandleFunc("POST /admin/gateways/{name}", s.console("gateways", s.adminGatewaySave))
 }
 
 // console wraps a console page: no valid session sends the visitor to the

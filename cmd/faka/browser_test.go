@@ -265,6 +265,9 @@ func TestBrowser(t *testing.T) {
 		chromedp.Navigate(base+"/admin/reconcile"),
 		chromedp.WaitVisible(chromedp.CSS(`.badge.good`)),
 		shot("admin-reconcile"),
+		chromedp.Navigate(base+"/admin/gateways"),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/admin/gateways/epay"] input[type=password]`)),
+		shot("admin-gateways"),
 	)
 	if todayOrders != "1" || !strings.Contains(stockRow, "Steam wallet card 50") {
 		t.Fatalf("dashboard: %q orders today, stock row %q", todayOrders, stockRow)
