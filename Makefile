@@ -4,8 +4,8 @@ GO       ?= go
 # fuzz coordinator at its deadline (golang/go#75804, fixed in 1.27) and
 # fails a target that found nothing with "context deadline exceeded".
 FUZZTIME ?= 100000x
-# RSA-signed notifications cost a signature check per execution.
-FUZZTIME_RSA ?= 10000x
+# Targets that verify a signature (RSA, or Stripe's library) per execution.
+FUZZTIME_SLOW ?= 10000x
 
 .PHONY: help run test test-race test-short fuzz lint bench build ci
 
@@ -29,7 +29,9 @@ fuzz: ## run each fuzz target briefly (FUZZTIME=100000x executions)
 	$(GO) test -run '^$$' -fuzz '^FuzzSandboxNotification$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x ./payment/sandbox/
 	$(GO) test -run '^$$' -fuzz '^FuzzEPayNotification$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x ./payment/epay/
 	$(GO) test -run '^$$' -fuzz '^FuzzEpusdtNotification$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x ./payment/epusdt/
-	$(GO) test -run '^$$' -fuzz '^FuzzAlipayNotification$$' -fuzztime $(FUZZTIME_RSA) -fuzzminimizetime 200x ./payment/alipay/
+	$(GO) test -run '^$$' -fuzz '^FuzzAlipayNotification$$' -fuzztime $(FUZZTIME_SLOW) -fuzzminimizetime 200x ./payment/alipay/
+	$(GO) test -run '^$$' -fuzz '^FuzzWechatNotification$$' -fuzztime $(FUZZTIME_SLOW) -fuzzminimizetime 200x ./payment/wechat/
+	$(GO) test -run '^$$' -fuzz '^FuzzStripeNotification$$' -fuzztime $(FUZZTIME_SLOW) -fuzzminimizetime 200x ./payment/stripe/
 
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }

@@ -3,12 +3,26 @@ package payment
 import (
 	"crypto/md5"
 	"encoding/hex"
+	"errors"
 	"io"
 	"net/http"
 	"slices"
 
 	"github.com/faka-dev/faka"
 )
+
+// ErrIgnored is wrapped by a ParseNotification error for a genuine
+// notification (its signature verified, it is this merchant's) that states
+// no payment faka acts on: a trade closed unpaid, an event of another type,
+// a checkout still processing. The server applies nothing and answers it
+// with the gateway's Acknowledge, so that the provider stops resending it.
+// A gateway must never wrap it before the signature has verified.
+var ErrIgnored = errors.New("payment: genuine notification acknowledged and ignored")
+
+// Ignored returns an EInvalid error wrapping ErrIgnored.
+func Ignored(format string, args ...any) error {
+	return faka.Errorf(faka.EInvalid, format+": %w", append(args, ErrIgnored)...)
+}
 
 // Printable reports whether s is 1 to max printable ASCII characters
 // without spaces: what an order number, trade number or merchant id in a

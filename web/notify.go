@@ -40,6 +40,14 @@ func (s *Server) notify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n, err := gw.ParseNotification(r, body)
+	if errors.Is(err, payment.ErrIgnored) {
+		// Genuine, and states no payment: nothing to apply, and the
+		// provider must stop resending it.
+		s.metrics.notification(gw.Name(), "ignored")
+		s.log.Debug("web: notification ignored", "gateway", gw.Name(), "reason", faka.ErrorMessage(err))
+		gw.Acknowledge(w)
+		return
+	}
 	if err != nil {
 		s.metrics.notification(gw.Name(), "rejected")
 		s.log.Debug("web: notification refused", "gateway", gw.Name(), "code", faka.ErrorCode(err))

@@ -417,6 +417,11 @@ func (g *Gateway) ParseNotification(_ *http.Request, body []byte) (faka.Notifica
 	if !hmac.Equal([]byte(bm.GetString("app_id")), []byte(g.appID)) {
 		return faka.Notification{}, faka.Errorf(faka.EInvalid, "app_id is not this shop's")
 	}
+	if st := bm.GetString("trade_status"); st == TradeClosed {
+		// Sent when a trade closes, our own CloseTrade included: genuine,
+		// and no payment. Acknowledged, so that Alipay stops resending it.
+		return faka.Notification{}, payment.Ignored("trade %s is closed", bm.GetString("out_trade_no"))
+	}
 	return g.paid(bm.GetString("trade_status"), bm.GetString("out_trade_no"), bm.GetString("trade_no"), bm.GetString("total_amount"))
 }
 

@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"math/big"
 	"net/http/httptest"
 	"net/url"
@@ -382,6 +383,11 @@ func TestParseNotification(t *testing.T) {
 			n, err := g.ParseNotification(post(tc.body), []byte(tc.body))
 			if faka.ErrorCode(err) != tc.code {
 				t.Fatalf("err %v, want %s", err, tc.code)
+			}
+			// Only a closed trade is genuine and no payment: acknowledged,
+			// nothing applied.
+			if ignored := tc.name == "closed"; errors.Is(err, payment.ErrIgnored) != ignored {
+				t.Fatalf("ignored: %v, want %v (%v)", !ignored, ignored, err)
 			}
 			if n != (faka.Notification{}) {
 				t.Fatalf("refused, yet filled: %+v", n)

@@ -1,7 +1,388 @@
-// Package stripe is the Stripe Checkout gateway (work in progress).
+// Package stripe is the Stripe Checkout gateway, through
+// github.com/stripe/stripe-go. PayURL creates a Checkout Session for the
+// order (one line item in the order's currency and amount, the order
+// number as client_reference_id and as metadata order_no on the session
+// and on its PaymentIntent) and sends the buyer to the page Stripe hosts;
+// Stripe returns the buyer to the order page.
+//
+// Stripe notifies POST /pay/stripe/notify with signed events (the
+// Stripe-Signature header: an HMAC-SHA256 of "timestamp.body" under the
+// endpoint's signing secret, refused when more than five minutes old).
+// checkout.session.completed and checkout.session.async_payment_succeeded
+// events of a paid session of this shop confirm the order; every other
+// verified event is acknowledged and changes nothing, so that Stripe stops
+// sending it. The trade number is the PaymentIntent's id, the same for
+// both events and for Query, so that the engine applies a payment once
+// however often, and through whichever path, it is stated.
 package stripe
 
 import (
-	_ "github.com/stripe/stripe-go/v85"
-	_ "github.com/stripe/stripe-go/v85/webhook"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	stripeapi "github.com/stripe/stripe-go/v85"
+
+	"github.com/faka-dev/faka"
+	"github.com/faka-dev/faka/payment"
 )
+
+// Name is the gateway's name.
+const Name = "stripe"
+
+// Event types that confirm a payment.
+const (
+	EventCompleted      = "checkout.session.completed"
+	EventAsyncSucceeded = "checkout.session.async_payment_succeeded"
+)
+
+// SignatureHeader carries a notification's signature.
+const SignatureHeader = "Stripe-Signature"
+
+// MetadataOrderNo is the metadata key of the order number, on the
+// Checkout Session and on its PaymentIntent.
+const MetadataOrderNo = "order_no"
+
+// MaxOrderNoLength bounds an order number sent to or read from Stripe.
+const MaxOrderNoLength = 64
+
+// MaxIDLength bounds a Stripe object id read from Stripe.
+const MaxIDLength = 255
+
+// Stripe's bounds on a Checkout Session's expires_at, from the time of
+// the request.
+const (
+	minSessionLife = 30 * time.Minute
+	maxSessionLife = 24 * time.Hour
+)
+
+// expiryGrace is how long after the reservation ends a session is made
+// to expire: Stripe refuses an expiry less than 30 minutes away, and the
+// expiry must be the same whenever the order's pay URL is asked for (see
+// PayURL); 35 minutes leaves room for a clock that is a little off.
+const expiryGrace = 35 * time.Minute
+
+// Config is a merchant's Stripe account.
+type Config struct {
+	// SecretKey is the API key (sk_live_…, sk_test_…, or a restricted key
+	// rk_live_…, rk_test_… allowed to write Checkout Sessions and read
+	// PaymentIntents).
+	SecretKey string
+	// WebhookSecret is the signing secret (whsec_…) of the endpoint
+	// https://<shop>/pay/stripe/notify.
+	WebhookSecret string
+	// PublishableKey (pk_live_…, pk_test_…) is optional; it is checked
+	// against the secret key's mode and not otherwise used (Checkout is
+	// hosted by Stripe).
+	PublishableKey string
+	// APIBase replaces https://api.stripe.com: for tests and self-hosted
+	// mocks (stripe-mock) only, and so with test-mode keys only. Empty:
+	// Stripe.
+	APIBase string
+}
+
+// Gateway is the Stripe Checkout gateway. It is safe for concurrent use.
+type Gateway struct {
+	client        *stripeapi.Client
+	webhookSecret string
+	live          bool // the keys are live-mode keys
+	publicURL     string
+
+	// The order page asks for the pay URL on every view (and reloads
+	// itself while the order is pending): the sessions made are kept for
+	// a while, in memory. Stripe's idempotency keys make another
+	// instance, or this one after a restart, get the same session.
+	mu       sync.Mutex
+	sessions map[string]cachedSession // by order number
+}
+
+type cachedSession struct {
+	id, url, key string
+	until        time.Time
+}
+
+// maxSessions bounds the sessions kept in memory.
+const maxSessions = 10000
+
+var (
+	_ payment.Gateway = (*Gateway)(nil)
+	_ payment.Querier = (*Gateway)(nil)
+	_ payment.Closer  = (*Gateway)(nil)
+)
+
+// New returns a Stripe gateway for cfg whose return URLs are under
+// publicURL; httpClient makes the API calls (nil: one with a 30 s
+// timeout). It makes no network call.
+func New(cfg Config, publicURL string, httpClient *http.Client) (*Gateway, error) {
+	key, secret, pk := strings.TrimSpace(cfg.SecretKey), strings.TrimSpace(cfg.WebhookSecret), strings.TrimSpace(cfg.PublishableKey)
+	live, ok := keyMode(key, "sk_", "rk_")
+	if !ok {
+		return nil, faka.Errorf(faka.EInvalid, "secret_key must be a Stripe secret key (sk_live_…, sk_test_…) or restricted key (rk_live_…, rk_test_…)")
+	}
+	if !strings.HasPrefix(secret, "whsec_") || len(secret) <= len("whsec_") || !payment.Printable(secret, 255) {
+		return nil, faka.Errorf(faka.EInvalid, "webhook_secret must be the endpoint's signing secret (whsec_…)")
+	}
+	if pk != "" {
+		pkLive, ok := keyMode(pk, "pk_")
+		if !ok {
+			return nil, faka.Errorf(faka.EInvalid, "publishable_key must be a Stripe publishable key (pk_live_…, pk_test_…)")
+		}
+		if pkLive != live {
+			return nil, faka.Errorf(faka.EInvalid, "publishable_key and secret_key must both be live-mode keys or both test-mode keys")
+		}
+	}
+	pub, err := absURL(publicURL)
+	if err != nil {
+		return nil, fmt.Errorf("stripe: public URL: %w", err)
+	}
+	if httpClient == nil {
+		httpClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	bc := &stripeapi.BackendConfig{
+		HTTPClient: httpClient,
+		// Errors are returned to faka, which logs what it must; the
+		// library's own logging goes nowhere.
+		LeveledLogger: &stripeapi.LeveledLogger{Level: stripeapi.LevelNull},
+	}
+	if b := strings.TrimSpace(cfg.APIBase); b != "" {
+		base, err := absURL(b)
+		if err != nil {
+			return nil, faka.Errorf(faka.EInvalid, "api_base must be an absolute http(s) URL such as http://localhost:12111")
+		}
+		if live {
+			// Whoever sets api_base receives the secret key with every
+			// call: a live key is only ever sent to Stripe.
+			return nil, faka.Errorf(faka.EInvalid, "api_base is for tests and mocks: it takes test-mode keys only")
+		}
+		bc.URL = stripeapi.String(base)
+	}
+	client := stripeapi.NewClient(key, stripeapi.WithBackends(stripeapi.NewBackendsWithConfig(bc)))
+	return &Gateway{client: client, webhookSecret: secret, live: live, publicURL: pub,
+		sessions: map[string]cachedSession{}}, nil
+}
+
+// keyMode checks a Stripe key of one of the prefixes ("sk_" …) followed
+// by "live_" or "test_" and reports whether it is a live-mode key.
+func keyMode(key string, prefixes ...string) (live, ok bool) {
+	for _, p := range prefixes {
+		rest, found := strings.CutPrefix(key, p)
+		if !found {
+			continue
+		}
+		for _, mode := range []string{"live_", "test_"} {
+			if tail, found := strings.CutPrefix(rest, mode); found && tail != "" && len(key) <= 255 && alnum(tail) {
+				return mode == "live_", true
+			}
+		}
+	}
+	return false, false
+}
+
+func alnum(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// absURL checks an absolute http(s) URL without user, query or fragment
+// and returns it without a trailing slash.
+func absURL(s string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.User != nil {
+		return "", faka.Errorf(faka.EInvalid, "%q is not an absolute http(s) URL", s)
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
+
+// Kind is Stripe as a gateway the merchant configures: {secret_key,
+// webhook_secret, publishable_key, api_base}. api_base is for tests and
+// self-hosted mocks only, with test-mode keys.
+func Kind() payment.Kind {
+	return payment.Kind{
+		Name: Name,
+		Fields: []payment.Field{
+			{Name: "secret_key", Required: true, Secret: true},
+			{Name: "webhook_secret", Required: true, Secret: true},
+			{Name: "publishable_key"},
+			{Name: "api_base"},
+		},
+		New: func(s payment.Settings, env payment.Env) (payment.Gateway, error) {
+			return New(Config{SecretKey: s["secret_key"], WebhookSecret: s["webhook_secret"],
+				PublishableKey: s["publishable_key"], APIBase: s["api_base"]}, env.PublicURL, env.Client)
+		},
+	}
+}
+
+// Name returns "stripe".
+func (g *Gateway) Name() string { return Name }
+
+// OrderURL is the order page the buyer returns to from Stripe.
+func (g *Gateway) OrderURL(orderNo, token string) string {
+	return g.publicURL + "/orders/" + url.PathEscape(orderNo) + "?token=" + url.QueryEscape(token)
+}
+
+// SessionExpiry returns the expires_at PayURL gives Stripe for order o
+// at now, or 0 to leave Stripe's default (24 hours).
+//
+// Stripe takes an expiry from 30 minutes to 24 hours after the request,
+// and the reservations of most orders end sooner than that. The expiry
+// must also be the same each time the pay URL of the order is asked for
+// (the order page asks on every view), so that the request is the same
+// and Stripe's idempotency key returns the first session rather than a
+// second one. So it is the reservation's end plus 35 minutes: always at
+// least 35 minutes away while the order is pending. A payment made in
+// those 35 minutes is a late payment (fresh keys, else a backorder);
+// CloseTrade expires the session as soon as the order has expired, to
+// shorten that window. A reservation ending more than about 23 hours
+// away leaves the default.
+func SessionExpiry(o *faka.Order, now time.Time) int64 {
+	if o.ReservedUntil.IsZero() {
+		return 0
+	}
+	at := o.ReservedUntil.Add(expiryGrace).Truncate(time.Second)
+	if d := at.Sub(now); d < minSessionLife+time.Minute || d > maxSessionLife-5*time.Minute {
+		return 0
+	}
+	return at.Unix()
+}
+
+// sessionParams returns the Checkout Session request for order o and
+// the idempotency key that goes with it.
+func (g *Gateway) sessionParams(o *faka.Order, token string, now time.Time) (*stripeapi.CheckoutSessionCreateParams, string, error) {
+	if !payment.Printable(o.OrderNo, MaxOrderNoLength) {
+		return nil, "", faka.Errorf(faka.EInvalid, "order number %q cannot be sent to Stripe", o.OrderNo)
+	}
+	amount, err := ToStripe(o.Amount, o.Currency)
+	if err != nil {
+		return nil, "", err
+	}
+	cur := strings.ToLower(o.Currency)
+	back := g.OrderURL(o.OrderNo, token)
+	p := &stripeapi.CheckoutSessionCreateParams{
+		Mode: stripeapi.String(string(stripeapi.CheckoutSessionModePayment)),
+		LineItems: []*stripeapi.CheckoutSessionCreateLineItemParams{{
+			PriceData: &stripeapi.CheckoutSessionCreateLineItemPriceDataParams{
+				Currency:    stripeapi.String(cur),
+				UnitAmount:  stripeapi.Int64(amount),
+				ProductData: &stripeapi.CheckoutSessionCreateLineItemPriceDataProductDataParams{Name: stripeapi.String("Order " + o.OrderNo)},
+			},
+			Quantity: stripeapi.Int64(1),
+		}},
+		ClientReferenceID: stripeapi.String(o.OrderNo),
+		Metadata:          map[string]string{MetadataOrderNo: o.OrderNo},
+		PaymentIntentData: &stripeapi.CheckoutSessionCreatePaymentIntentDataParams{
+			Metadata: map[string]string{MetadataOrderNo: o.OrderNo},
+		},
+		SuccessURL: stripeapi.String(back),
+		CancelURL:  stripeapi.String(back),
+		// Adaptive Pricing would charge the buyer in another currency,
+		// which the order's amount and currency could not be checked
+		// against.
+		AdaptivePricing: &stripeapi.CheckoutSessionCreateAdaptivePricingParams{Enabled: stripeapi.Bool(false)},
+	}
+	exp := SessionExpiry(o, now)
+	if exp != 0 {
+		p.ExpiresAt = stripeapi.Int64(exp)
+	}
+	// The key is the order number and a digest of everything else sent:
+	// the same request gets the same session back for 24 hours, whichever
+	// instance sends it; a request that differs (another public URL, the
+	// expiry left to Stripe) gets a new session instead of Stripe's
+	// refusal to reuse a key with other parameters.
+	h := sha256.New()
+	for _, s := range []string{o.OrderNo, strconv.FormatInt(amount, 10), cur, back, strconv.FormatInt(exp, 10)} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	key := "faka-checkout-" + o.OrderNo + "-" + hex.EncodeToString(h.Sum(nil)[:12])
+	p.IdempotencyKey = stripeapi.String(key)
+	return p, key, nil
+}
+
+// PayURL creates the Checkout Session of order o and returns its URL on
+// checkout.stripe.com. Asked again for the same order, it returns the
+// same session: from memory, else through Stripe's idempotency key.
+func (g *Gateway) PayURL(ctx context.Context, o *faka.Order, token string) (string, error) {
+	now := time.Now()
+	p, key, err := g.sessionParams(o, token, now)
+	if err != nil {
+		return "", err
+	}
+	if u, ok := g.cached(o.OrderNo, key, now); ok {
+		return u, nil
+	}
+	s, err := g.client.V1CheckoutSessions.Create(ctx, p)
+	if err != nil {
+		return "", apiError("create the Checkout Session of order "+o.OrderNo, err)
+	}
+	if s.ID == "" || !validPayURL(s.URL) {
+		return "", faka.Errorf(faka.EUnavailable, "stripe: create the Checkout Session of order %s: the reply has no session URL", o.OrderNo)
+	}
+	until := now.Add(time.Hour)
+	if s.ExpiresAt != 0 {
+		until = time.Unix(s.ExpiresAt, 0).Add(-time.Minute)
+	}
+	g.remember(o.OrderNo, cachedSession{id: s.ID, url: s.URL, key: key, until: until})
+	return s.URL, nil
+}
+
+func validPayURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
+}
+
+func (g *Gateway) cached(orderNo, key string, now time.Time) (string, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	c, ok := g.sessions[orderNo]
+	if !ok || c.key != key || !now.Before(c.until) {
+		return "", false
+	}
+	return c.url, true
+}
+
+func (g *Gateway) remember(orderNo string, c cachedSession) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.sessions) >= maxSessions {
+		now := time.Now()
+		for k, old := range g.sessions {
+			if !now.Before(old.until) {
+				delete(g.sessions, k)
+			}
+		}
+		for k := range g.sessions {
+			if len(g.sessions) < maxSessions {
+				break
+			}
+			delete(g.sessions, k)
+		}
+	}
+	g.sessions[orderNo] = c
+}
+
+// sessionID returns the id of the session kept for orderNo.
+func (g *Gateway) sessionID(orderNo string) (string, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	c, ok := g.sessions[orderNo]
+	return c.id, ok
+}
+
+// forget drops the session kept for orderNo.
+func (g *Gateway) forget(orderNo string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.sessions, orderNo)
+}

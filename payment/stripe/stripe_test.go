@@ -1,0 +1,348 @@
+package stripe_test
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	stripeapi "github.com/stripe/stripe-go/v85"
+
+	"github.com/faka-dev/faka"
+	"github.com/faka-dev/faka/payment"
+	"github.com/faka-dev/faka/payment/stripe"
+)
+
+const (
+	secretKey     = "sk_test_51FakaFakaFakaFakaFakaFakaFaka"
+	webhookSecret = "whsec_FakaTestSigningSecret0000000000"
+	shopURL       = "https://shop.example.com"
+	orderNo       = "20260321482913650271"
+)
+
+// newGateway returns a gateway on the fake Stripe f (nil: an address
+// nothing listens on).
+func newGateway(t testing.TB, f *fakeStripe) *stripe.Gateway {
+	t.Helper()
+	base, client := "http://127.0.0.1:1", (*http.Client)(nil)
+	if f != nil {
+		base, client = f.srv.URL, f.srv.Client()
+	}
+	g, err := stripe.New(stripe.Config{SecretKey: secretKey, WebhookSecret: webhookSecret, APIBase: base}, shopURL+"/", client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func TestNew(t *testing.T) {
+	t.Parallel()
+	good := stripe.Config{SecretKey: secretKey, WebhookSecret: webhookSecret}
+	for _, c := range []stripe.Config{
+		{SecretKey: "", WebhookSecret: webhookSecret},
+		{SecretKey: "pk_test_abc", WebhookSecret: webhookSecret},
+		{SecretKey: "sk_prod_abc", WebhookSecret: webhookSecret},
+		{SecretKey: "sk_test_", WebhookSecret: webhookSecret},
+		{SecretKey: "sk_test_a b", WebhookSecret: webhookSecret},
+		{SecretKey: "sk_test_" + strings.Repeat("a", 250), WebhookSecret: webhookSecret},
+		{SecretKey: secretKey, WebhookSecret: ""},
+		{SecretKey: secretKey, WebhookSecret: "whsec_"},
+		{SecretKey: secretKey, WebhookSecret: "secret"},
+		{SecretKey: secretKey, WebhookSecret: "whsec_a b"},
+		{SecretKey: secretKey, WebhookSecret: webhookSecret, PublishableKey: "sk_test_abc"},
+		{SecretKey: secretKey, WebhookSecret: webhookSecret, PublishableKey: "pk_live_abc"}, // another mode
+		{SecretKey: secretKey, WebhookSecret: webhookSecret, APIBase: "localhost:12111"},
+		{SecretKey: secretKey, WebhookSecret: webhookSecret, APIBase: "ftp://localhost:12111"},
+		{SecretKey: secretKey, WebhookSecret: webhookSecret, APIBase: "http://u:p@localhost:12111"},
+		{SecretKey: secretKey, WebhookSecret: webhookSecret, APIBase: "http://localhost:12111/?x=1"},
+		{SecretKey: "sk_live_51Abc", WebhookSecret: webhookSecret, APIBase: "http://localhost:12111"}, // would send a live key elsewhere
+		{SecretKey: "rk_live_51Abc", WebhookSecret: webhookSecret, APIBase: "https://api.stripe.com"},
+	} {
+		_, err := stripe.New(c, shopURL, nil)
+		if faka.ErrorCode(err) != faka.EInvalid {
+			t.Errorf("New(%+v) = %v, want invalid", c, err)
+		}
+		if err != nil && len(c.SecretKey) > len("sk_test_") && strings.Contains(err.Error(), c.SecretKey) {
+			t.Errorf("the error shows the secret key: %v", err)
+		}
+	}
+	for _, c := range []stripe.Config{
+		good,
+		{SecretKey: "sk_live_51Abc", WebhookSecret: webhookSecret, PublishableKey: "pk_live_51Abc"},
+		{SecretKey: "rk_test_51Abc", WebhookSecret: webhookSecret, PublishableKey: "pk_test_51Abc"},
+		{SecretKey: " " + secretKey + " ", WebhookSecret: webhookSecret, APIBase: "http://localhost:12111/"},
+	} {
+		if _, err := stripe.New(c, shopURL, nil); err != nil {
+			t.Errorf("New(%+v): %v", c, err)
+		}
+	}
+	for _, pub := range []string{"", "shop.example.com", "https://shop.example.com/?a=b"} {
+		if _, err := stripe.New(good, pub, nil); faka.ErrorCode(err) != faka.EInvalid {
+			t.Errorf("public URL %q: %v", pub, err)
+		}
+	}
+}
+
+func TestKind(t *testing.T) {
+	t.Parallel()
+	k := stripe.Kind()
+	if k.Name != "stripe" || !payment.ValidName(k.Name) {
+		t.Fatalf("kind name %q", k.Name)
+	}
+	want := map[string][2]bool{ // required, secret
+		"secret_key": {true, true}, "webhook_secret": {true, true}, "publishable_key": {false, false}, "api_base": {false, false},
+	}
+	if len(k.Fields) != len(want) {
+		t.Fatalf("fields %+v", k.Fields)
+	}
+	for _, f := range k.Fields {
+		if w, ok := want[f.Name]; !ok || w != [2]bool{f.Required, f.Secret} {
+			t.Errorf("field %+v", f)
+		}
+	}
+	g, err := k.New(payment.Settings{"secret_key": secretKey, "webhook_secret": webhookSecret}, payment.Env{PublicURL: shopURL})
+	if err != nil || g.Name() != "stripe" {
+		t.Fatalf("New from settings: %v, %v", g, err)
+	}
+	if _, ok := g.(payment.Querier); !ok {
+		t.Error("not a payment.Querier")
+	}
+	if _, ok := g.(payment.Closer); !ok {
+		t.Error("not a payment.Closer")
+	}
+	if _, ok := g.(payment.GetNotifier); ok {
+		t.Error("Stripe does not notify by GET")
+	}
+	if _, err := k.New(payment.Settings{"secret_key": secretKey, "webhook_secret": webhookSecret, "api_base": "nope"},
+		payment.Env{PublicURL: shopURL}); faka.ErrorCode(err) != faka.EInvalid {
+		t.Fatalf("bad api_base: %v", err)
+	}
+}
+
+func TestMoney(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		cur          string
+		faka, stripe int64
+	}{
+		{"USD", 990, 990}, {"CNY", 1, 1}, {"JPY", 500, 500}, {"KRW", 1000, 1000},
+		{"ISK", 1000, 100000}, // whole krónur in faka; Stripe keeps two decimals
+		{"MGA", 150000, 1500}, // Stripe: zero-decimal
+		{"KWD", 1234, 12340},  // Stripe: three decimals
+		{"HUF", 100, 100},
+	} {
+		if got, err := stripe.ToStripe(tc.faka, tc.cur); err != nil || got != tc.stripe {
+			t.Errorf("ToStripe(%d %s) = %d, %v; want %d", tc.faka, tc.cur, got, err, tc.stripe)
+		}
+		if got, err := stripe.FromStripe(tc.stripe, tc.cur); err != nil || got != tc.faka {
+			t.Errorf("FromStripe(%d %s) = %d, %v; want %d", tc.stripe, tc.cur, got, err, tc.faka)
+		}
+	}
+	for _, tc := range []struct {
+		amount int64
+		cur    string
+	}{{0, "USD"}, {-1, "USD"}, {150, "MGA"}, {1 << 60, "USD"}, {100, "usd"}, {100, "US"}} {
+		if _, err := stripe.ToStripe(tc.amount, tc.cur); faka.ErrorCode(err) != faka.EInvalid {
+			t.Errorf("ToStripe(%d %s): %v, want invalid", tc.amount, tc.cur, err)
+		}
+	}
+	for _, tc := range []struct {
+		amount int64
+		cur    string
+	}{{0, "USD"}, {-990, "USD"}, {12345, "KWD"}, {150, "ISK"}, {1 << 62, "USD"}, {100, "usd"}} {
+		if _, err := stripe.FromStripe(tc.amount, tc.cur); faka.ErrorCode(err) != faka.EInvalid {
+			t.Errorf("FromStripe(%d %s): %v, want invalid", tc.amount, tc.cur, err)
+		}
+	}
+}
+
+func TestSessionExpiry(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 21, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name  string
+		until time.Time
+		want  int64
+	}{
+		{"five-minute reservation", now.Add(5 * time.Minute), now.Add(40 * time.Minute).Unix()},
+		{"an hour", now.Add(time.Hour), now.Add(95 * time.Minute).Unix()},
+		{"sub-second end", now.Add(5*time.Minute + 600*time.Millisecond), now.Add(40 * time.Minute).Unix()},
+		{"just ended", now.Add(-time.Minute), now.Add(34 * time.Minute).Unix()},
+		{"ended long ago: too soon for Stripe", now.Add(-5 * time.Minute), 0},
+		{"23 hours", now.Add(23 * time.Hour), now.Add(23*time.Hour + 35*time.Minute).Unix()},
+		{"23.5 hours: too late for Stripe", now.Add(23*time.Hour + 30*time.Minute), 0},
+		{"no reservation", time.Time{}, 0},
+	} {
+		o := &faka.Order{ReservedUntil: tc.until}
+		if got := stripe.SessionExpiry(o, now); got != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
+		}
+	}
+	// While the order is pending, every ask gives the same expiry.
+	o := &faka.Order{ReservedUntil: now.Add(10 * time.Minute)}
+	first := stripe.SessionExpiry(o, now)
+	for d := time.Duration(0); d <= 10*time.Minute; d += 30 * time.Second {
+		if got := stripe.SessionExpiry(o, now.Add(d)); got != first {
+			t.Fatalf("at +%s: %d, want %d", d, got, first)
+		}
+	}
+}
+
+func order(amount int64, cur string) *faka.Order {
+	now := time.Now()
+	return &faka.Order{OrderNo: orderNo, Amount: amount, Currency: cur, Quantity: 1,
+		CreatedAt: now, ReservedUntil: now.Add(5 * time.Minute), Status: faka.StatusPending}
+}
+
+func TestPayURL(t *testing.T) {
+	t.Parallel()
+	f := newFakeStripe(t, secretKey)
+	g := newGateway(t, f)
+	o := order(990, "USD")
+	u, err := g.PayURL(t.Context(), o, "tok/+=")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := f.session(0)
+	if u != s.URL || !strings.HasPrefix(u, "https://checkout.stripe.com/") {
+		t.Fatalf("pay URL %q, session %+v", u, s)
+	}
+	req := f.lastRequest()
+	if req.Method != "POST" || req.Path != "/v1/checkout/sessions" {
+		t.Fatalf("request %s %s", req.Method, req.Path)
+	}
+	back := "https://shop.example.com/orders/" + orderNo + "?token=tok%2F%2B%3D"
+	want := map[string]string{
+		"mode":                                          "payment",
+		"line_items[0][price_data][currency]":           "usd",
+		"line_items[0][price_data][unit_amount]":        "990",
+		"line_items[0][price_data][product_data][name]": "Order " + orderNo,
+		"line_items[0][quantity]":                       "1",
+		"client_reference_id":                           orderNo,
+		"metadata[order_no]":                            orderNo,
+		"payment_intent_data[metadata][order_no]":       orderNo,
+		"success_url":                                   back,
+		"cancel_url":                                    back,
+		"adaptive_pricing[enabled]":                     "false",
+		"expires_at":                                    strconv.FormatInt(o.ReservedUntil.Add(35*time.Minute).Unix(), 10),
+	}
+	for k, v := range want {
+		if got := req.Form.Get(k); got != v {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+	if len(req.Form) != len(want) {
+		t.Errorf("unexpected fields in %v", req.Form)
+	}
+	key := req.Header.Get("Idempotency-Key")
+	if !strings.HasPrefix(key, "faka-checkout-"+orderNo+"-") || len(key) > 255 {
+		t.Errorf("Idempotency-Key %q", key)
+	}
+	if req.Header.Get("Stripe-Version") != stripeapi.APIVersion || req.Header.Get("Authorization") != "Bearer "+secretKey {
+		t.Errorf("headers %v", req.Header)
+	}
+
+	// Asked again (the order page reloads): the same session, from memory.
+	_, before := f.counts()
+	if again, err := g.PayURL(t.Context(), o, "tok/+="); err != nil || again != u {
+		t.Fatalf("again: %q, %v", again, err)
+	}
+	if _, after := f.counts(); after != before {
+		t.Fatalf("asked Stripe again: %d requests, then %d", before, after)
+	}
+	// Another instance (or this one restarted): the same request and key,
+	// so Stripe returns the first session.
+	other := newGateway(t, f)
+	if again, err := other.PayURL(t.Context(), o, "tok/+="); err != nil || again != u {
+		t.Fatalf("another instance: %q, %v", again, err)
+	}
+	if r := f.lastRequest(); r.Header.Get("Idempotency-Key") != key {
+		t.Fatalf("another instance used key %q, want %q", r.Header.Get("Idempotency-Key"), key)
+	}
+	if creates, _ := f.counts(); creates != 1 {
+		t.Fatalf("%d sessions created for one order, want 1", creates)
+	}
+}
+
+func TestPayURLCurrencies(t *testing.T) {
+	t.Parallel()
+	f := newFakeStripe(t, secretKey)
+	g := newGateway(t, f)
+	for i, tc := range []struct {
+		amount     int64
+		cur, want  string
+		wantAmount string
+	}{
+		{500, "JPY", "jpy", "500"},
+		{1000, "ISK", "isk", "100000"},
+		{150000, "MGA", "mga", "1500"},
+		{1234, "KWD", "kwd", "12340"},
+		{990, "EUR", "eur", "990"},
+	} {
+		o := order(tc.amount, tc.cur)
+		o.OrderNo = "2026032100000000000" + strconv.Itoa(i)
+		if _, err := g.PayURL(t.Context(), o, "t"); err != nil {
+			t.Fatalf("%d %s: %v", tc.amount, tc.cur, err)
+		}
+		r := f.lastRequest()
+		if r.Form.Get("line_items[0][price_data][currency]") != tc.want || r.Form.Get("line_items[0][price_data][unit_amount]") != tc.wantAmount {
+			t.Errorf("%d %s sent as %s %s", tc.amount, tc.cur, r.Form.Get("line_items[0][price_data][unit_amount]"), r.Form.Get("line_items[0][price_data][currency]"))
+		}
+	}
+	_, before := f.counts()
+	for _, o := range []*faka.Order{
+		order(150, "MGA"), // cents of ariary: Stripe has none
+		order(0, "USD"),
+		order(-990, "USD"),
+		order(990, "usd"),
+		{OrderNo: "", Amount: 990, Currency: "USD"},
+		{OrderNo: "has space", Amount: 990, Currency: "USD"},
+	} {
+		if _, err := g.PayURL(t.Context(), o, "t"); faka.ErrorCode(err) != faka.EInvalid {
+			t.Errorf("order %+v: %v, want invalid", o, err)
+		}
+	}
+	if _, after := f.counts(); after != before {
+		t.Fatalf("invalid orders reached Stripe")
+	}
+	// A long reservation: Stripe's default expiry.
+	o := order(990, "USD")
+	o.OrderNo = "20260321999999999999"
+	o.ReservedUntil = time.Now().Add(48 * time.Hour)
+	if _, err := g.PayURL(t.Context(), o, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.lastRequest(); r.Form.Has("expires_at") {
+		t.Fatalf("expires_at %q sent for a 48-hour reservation", r.Form.Get("expires_at"))
+	}
+}
+
+func TestPayURLErrors(t *testing.T) {
+	t.Parallel()
+	f := newFakeStripe(t, secretKey)
+	g := newGateway(t, f)
+	// Refused by Stripe: the amount is below its minimum.
+	if _, err := g.PayURL(t.Context(), order(10, "USD"), "t"); faka.ErrorCode(err) != faka.EInvalid || !strings.Contains(err.Error(), "at least") {
+		t.Fatalf("amount too small: %v", err)
+	}
+	f.setFail("POST /v1/checkout/sessions", http.StatusServiceUnavailable)
+	if _, err := g.PayURL(t.Context(), order(990, "USD"), "t"); faka.ErrorCode(err) != faka.EUnavailable {
+		t.Fatalf("Stripe down: %v", err)
+	}
+	f.setFail("POST /v1/checkout/sessions", 0)
+	wrongKey, err := stripe.New(stripe.Config{SecretKey: "sk_test_WrongWrongWrong", WebhookSecret: webhookSecret, APIBase: f.srv.URL},
+		shopURL, f.srv.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = wrongKey.PayURL(t.Context(), order(990, "USD"), "t")
+	if faka.ErrorCode(err) != faka.EUnavailable || strings.Contains(err.Error(), "sk_test_Wrong") {
+		t.Fatalf("wrong key: %v", err)
+	}
+	f.srv.Close()
+	_, err = g.PayURL(t.Context(), order(990, "USD"), "t")
+	if faka.ErrorCode(err) != faka.EUnavailable || strings.Contains(err.Error(), secretKey) {
+		t.Fatalf("server gone: %v", err)
+	}
+}
