@@ -157,6 +157,27 @@ func TestCopySQLiteToPostgres(t *testing.T) {
 	if err := src.KeyAuditAdd(ctx, audit); err != nil {
 		t.Fatal(err)
 	}
+	// The payment poller's work list (migration 00004): the pending and
+	// the cancelled order are claimed; one check failed, one was closed.
+	claimed, err := src.PaymentChecksClaim(ctx, faka.PaymentCheckClaim{Gateways: []string{"sandbox"},
+		MaxAge: time.Hour, Lease: time.Minute, Limit: 10})
+	if err != nil || len(claimed) != 2 {
+		t.Fatalf("claimed %d orders: %v", len(claimed), err)
+	}
+	if err := src.PaymentCheckSave(ctx, faka.PaymentCheckResult{OrderID: pending.Order.ID, After: time.Hour, Error: "gateway down"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.PaymentCheckSave(ctx, faka.PaymentCheckResult{OrderID: cancelled.Order.ID, Closed: true}); err != nil {
+		t.Fatal(err)
+	}
+	var srcChecks []*faka.PaymentCheckState
+	for _, id := range []int64{pending.Order.ID, cancelled.Order.ID} {
+		st, err := src.PaymentCheckGet(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srcChecks = append(srcChecks, st)
+	}
 	src.Close()
 
 	dst := openTarget(t, url)
@@ -171,7 +192,7 @@ func TestCopySQLiteToPostgres(t *testing.T) {
 	}
 	if rep.Rows["products"] != 3 || rep.Rows["card_keys"] != 5 || rep.Rows["payments"] != 3 || rep.Rows["idempotency_keys"] != 2 ||
 		rep.Rows["categories"] != 1 || rep.Rows["admins"] != 1 || rep.Rows["admin_sessions"] != 1 ||
-		rep.Rows["lookup_tokens"] != 1 || rep.Rows["key_audit"] != 1 {
+		rep.Rows["lookup_tokens"] != 1 || rep.Rows["key_audit"] != 1 || rep.Rows["payment_checks"] != 2 {
 		t.Fatalf("copied %v", rep.Rows)
 	}
 	// A second copy into the same database is refused and changes nothing.
@@ -180,6 +201,13 @@ func TestCopySQLiteToPostgres(t *testing.T) {
 	}
 
 	checkShopCopied(t, dst, shopRows{cat, presentation, admin, session, lookup, delivered.Order.ID, audit})
+	for _, want := range srcChecks {
+		got, err := dst.PaymentCheckGet(ctx, want.OrderID)
+		if err != nil || got.Checks != want.Checks || got.SeenStatus != want.SeenStatus || got.LastError != want.LastError ||
+			!got.NextCheckAt.Equal(want.NextCheckAt) || !got.ClosedAt.Equal(want.ClosedAt) || !got.UpdatedAt.Equal(want.UpdatedAt) {
+			t.Fatalf("payment check copied as %+v (%v), want %+v", got, err, want)
+		}
+	}
 
 	pe := newEngine(t, dst, kr)
 	after, err := pe.Reconcile(ctx)

@@ -111,6 +111,14 @@ func (s *suite) tests() []namedTest {
 
 		{"ReconcileFigures", s.testReconcileFigures},
 		{"StateMachine", s.testStateMachine},
+
+		{"PaymentChecksDue", s.testPaymentChecksDue},
+		{"PaymentChecksBackoff", s.testPaymentChecksBackoff},
+		{"PaymentChecksClosing", s.testPaymentChecksClosing},
+		{"PaymentChecksOrderAndLimit", s.testPaymentChecksOrderAndLimit},
+		{"PaymentChecksExclusive", s.testPaymentChecksExclusive},
+		{"PaymentChecksPrune", s.testPaymentChecksPrune},
+		{"OrdersSince", s.testOrdersSince},
 	}
 }
 

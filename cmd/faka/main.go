@@ -3,7 +3,7 @@
 //	faka serve [--demo]                  run the store
 //	faka migrate                         create or upgrade the database
 //	faka keys import --product ID FILE   import card keys, one per line
-//	faka reconcile                       check every invariant; exit 1 on a violation
+//	faka reconcile [-gateways]           check every invariant (and agreement with the gateways); exit 1 on a violation
 //	faka admin create --email EMAIL      create a console account (password on stdin)
 //	faka bench [-quick]                  flash-sale benchmark against the textbook baselines
 package main
@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 func main() {
@@ -35,6 +36,7 @@ Usage:
   faka migrate --from sqlite:PATH --to postgres://…   move a shop to PostgreSQL
   faka keys import --product ID FILE      import card keys, one per line ("-" reads standard input)
   faka reconcile [flags]                  check every invariant; exit status 1 on any violation
+                                          (-gateways: also ask the gateways about the last -since 48h of orders)
   faka admin create --email EMAIL         create a console account (/admin); the password comes
                                           from FAKA_ADMIN_PASSWORD or standard input
   faka bench [-quick] [flags]             flash-sale benchmark with the textbook baselines (last stdout line: JSON)
@@ -108,14 +110,20 @@ func parse(name string, args []string, getenv func(string) string, extra func(*f
 
 func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, log *slog.Logger) error {
 	var demo bool
+	var poll func() (time.Duration, error)
 	c, _, err := parse("serve", args, getenv, func(fs *flag.FlagSet) {
 		fs.BoolVar(&demo, "demo", false, "load sample products into an empty store and make up the admin token and sandbox secret if unset")
+		poll = pollFlag(fs, getenv)
 	})
 	if err != nil {
 		return err
 	}
+	interval, err := poll()
+	if err != nil {
+		return err
+	}
 	c.Demo = demo
-	m := &Main{Config: *c, Logger: log, Out: stdout}
+	m := &Main{Config: *c, Logger: log, Out: stdout, PollInterval: interval}
 	if err := m.Open(ctx); err != nil {
 		m.Close()
 		return err
@@ -186,7 +194,12 @@ func cmdKeys(ctx context.Context, args []string, getenv func(string) string, std
 }
 
 func cmdReconcile(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, log *slog.Logger) error {
-	c, _, err := parse("reconcile", args, getenv, nil)
+	var gateways bool
+	var since time.Duration
+	c, _, err := parse("reconcile", args, getenv, func(fs *flag.FlagSet) {
+		fs.BoolVar(&gateways, "gateways", false, "also ask the enabled gateways about recent orders; exit status 1 on any disagreement")
+		fs.DurationVar(&since, "since", 48*time.Hour, "with -gateways: the orders created within this long")
+	})
 	if err != nil {
 		return err
 	}
@@ -200,7 +213,15 @@ func cmdReconcile(ctx context.Context, args []string, getenv func(string) string
 		return err
 	}
 	printReport(stdout, rep)
-	if !rep.OK {
+	ok := rep.OK
+	if gateways {
+		agree, err := auditGateways(ctx, c, st, e, log, since, stdout)
+		if err != nil {
+			return err
+		}
+		ok = ok && agree
+	}
+	if !ok {
 		return exitError(1)
 	}
 	return nil

@@ -20,9 +20,12 @@ import (
 	"github.com/faka-dev/faka/engine"
 	"github.com/faka-dev/faka/keyring"
 	"github.com/faka-dev/faka/payment"
+	"github.com/faka-dev/faka/payment/alipay"
 	"github.com/faka-dev/faka/payment/epay"
 	"github.com/faka-dev/faka/payment/epusdt"
 	"github.com/faka-dev/faka/payment/sandbox"
+	"github.com/faka-dev/faka/payment/stripe"
+	"github.com/faka-dev/faka/payment/wechat"
 	"github.com/faka-dev/faka/postgres"
 	"github.com/faka-dev/faka/redisgate"
 	"github.com/faka-dev/faka/sqlite"
@@ -45,6 +48,11 @@ type Main struct {
 
 	demoPassword string             // the demo console account's, when --demo made one
 	stopReload   context.CancelFunc // stops reloading the gateways' settings
+
+	// PollInterval is how often the payment poller asks the gateways about
+	// orders whose notification has not come (FAKA_POLL_INTERVAL); 0: never.
+	PollInterval time.Duration
+	stopPoller   func() // stops the payment poller and waits for it
 }
 
 // store is what the binary needs of a store: faka.Store and a readiness
@@ -132,6 +140,9 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := m.startPoller(st, e, gws); err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "faka_gate_degraded",
@@ -196,7 +207,7 @@ func (m *Main) Open(ctx context.Context) error {
 const gatewayReload = 30 * time.Second
 
 // openGatewaySettings enables the gateways configured in the database
-// (EPay, epusdt; the sandbox stays configured by the environment) and
+// (EPay, epusdt, Alipay, WeChat Pay, Stripe; the sandbox stays configured by the environment) and
 // keeps them in step with it. A stored gateway that cannot be used is
 // logged, not fatal: the shop still serves the others.
 func (m *Main) openGatewaySettings(ctx context.Context, st store, gws *payment.Registry) (*payment.Manager, error) {
@@ -209,7 +220,7 @@ func (m *Main) openGatewaySettings(ctx context.Context, st store, gws *payment.R
 		return nil, err
 	}
 	mgr, err := payment.NewManager(gst, kr, gws, payment.Env{PublicURL: m.Config.PublicURL},
-		epay.Kind(), epusdt.Kind())
+		epay.Kind(), epusdt.Kind(), alipay.Kind(), wechat.Kind(), stripe.Kind())
 	if err != nil {
 		return nil, err
 	}
@@ -291,6 +302,9 @@ func (m *Main) Close() error {
 		cancel()
 	} else if m.listener != nil {
 		errs = append(errs, m.listener.Close())
+	}
+	if m.stopPoller != nil {
+		m.stopPoller()
 	}
 	if m.Engine != nil {
 		m.Engine.Close()
