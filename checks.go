@@ -126,7 +126,9 @@ type PaymentCheckStore interface {
 	// oldest due first, and pushes each one's next check c.Lease ahead.
 	// Due are (a) pending orders created at least c.MinAge ago, never
 	// checked or whose next check has come, and (b) orders that expired
-	// or were cancelled within c.MaxAge and whose checks are not closed,
+	// or were cancelled within c.MaxAge, whose reservation has run out
+	// (until then a pay link already given out may still make a trade,
+	// which a close now would miss) and whose checks are not closed,
 	// never checked since they ended or whose next check has come. Claims
 	// are exclusive: concurrent callers (several instances) never get the
 	// same order until its lease runs out or its outcome is saved.

@@ -103,6 +103,11 @@ func (o *Options) defaults() {
 	if len(o.Backoff) == 0 {
 		o.Backoff = DefaultBackoff
 	}
+	// A claimed batch must be done before its lease runs out, or another
+	// instance claims its tail meanwhile: the slowest batch is every
+	// worker waiting its whole timeout on each of its orders.
+	rounds := time.Duration((o.Batch + o.Workers - 1) / o.Workers)
+	o.Lease = max(o.Lease, rounds*o.Timeout+o.Interval)
 }
 
 // Poller checks orders whose notification has not come, and closes the
@@ -304,9 +309,14 @@ func (p *Poller) decide(parent context.Context, c *faka.PaymentCheck) (faka.Paym
 		return faka.PaymentCheckResult{Closed: true}, Stats{Closed: 1}
 	case faka.ErrorCode(err) == faka.EConflict:
 		// Paid between the query and the close: ask again at the next
-		// tick, which applies it as a late payment.
+		// tick, which applies it as a late payment. A trade that stays
+		// unclosable yet unpaid (a payment still settling) backs off.
 		p.log.Info("payment poller: paid before its trade could be closed", "order_no", o.OrderNo, "gateway", o.Gateway)
-		return faka.PaymentCheckResult{After: p.opts.Interval, Error: "close trade: " + err.Error()}, Stats{}
+		after := p.opts.Interval
+		if c.Checks > 1 {
+			after = p.backoff(c.Checks)
+		}
+		return faka.PaymentCheckResult{After: after, Error: "close trade: " + err.Error()}, Stats{}
 	default:
 		return retry(fmt.Errorf("close trade: %w", err))
 	}

@@ -33,7 +33,7 @@ const (
 		FOR NO KEY UPDATE OF o SKIP LOCKED`
 	qChecksDueEnded = `SELECT o.id, o.status FROM orders o LEFT JOIN payment_checks c ON c.order_id = o.id
 		WHERE o.status IN ('expired', 'cancelled') AND o.gateway = ANY($1)
-			AND o.updated_at >= now() - $2 * interval '1 millisecond'
+			AND o.updated_at >= now() - $2 * interval '1 millisecond' AND o.reserved_until <= now()
 			AND (c.order_id IS NULL OR (c.closed_at IS NULL AND (c.next_check_at <= now() OR c.seen_status = 'pending')))
 		ORDER BY o.updated_at, o.id LIMIT $3
 		FOR NO KEY UPDATE OF o SKIP LOCKED`

@@ -32,7 +32,7 @@ const (
 			AND (c.order_id IS NULL OR (c.closed_at IS NULL AND c.next_check_at <= ?))
 		ORDER BY coalesce(c.next_check_at, o.created_at), o.id LIMIT ?`
 	qChecksDueEnded = `SELECT o.id, o.status FROM orders o LEFT JOIN payment_checks c ON c.order_id = o.id
-		WHERE o.status IN ('expired', 'cancelled') AND o.gateway IN (%s) AND o.updated_at >= ?
+		WHERE o.status IN ('expired', 'cancelled') AND o.gateway IN (%s) AND o.updated_at >= ? AND o.reserved_until <= ?
 			AND (c.order_id IS NULL OR (c.closed_at IS NULL AND (c.next_check_at <= ? OR c.seen_status = 'pending')))
 		ORDER BY o.updated_at, o.id LIMIT ?`
 	// qCheckClaim claims one order: a new row, or the open row when it is
@@ -70,16 +70,16 @@ func (s *Store) PaymentChecksClaim(ctx context.Context, c faka.PaymentCheckClaim
 		var cands []due
 		// Pending orders first: a buyer may be waiting for their keys.
 		for _, q := range []struct {
-			sql   string
-			since int64
+			sql  string
+			args []any // after the gateways, before the limit
 		}{
-			{fmt.Sprintf(qChecksDuePending, in), now - c.MinAge.Milliseconds()},
-			{fmt.Sprintf(qChecksDueEnded, in), now - c.MaxAge.Milliseconds()},
+			{fmt.Sprintf(qChecksDuePending, in), []any{now - c.MinAge.Milliseconds(), now}},
+			{fmt.Sprintf(qChecksDueEnded, in), []any{now - c.MaxAge.Milliseconds(), now, now}},
 		} {
 			if len(cands) >= c.Limit {
 				break
 			}
-			args := append(append([]any{}, gws...), q.since, now, c.Limit-len(cands))
+			args := append(append(append([]any{}, gws...), q.args...), c.Limit-len(cands))
 			rows, err := tx.QueryContext(ctx, q.sql, args...)
 			if err != nil {
 				return fmt.Errorf("find due payment checks: %w", err)

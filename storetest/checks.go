@@ -238,11 +238,16 @@ func (s *suite) testPaymentChecksClosing(t *testing.T) {
 	p := b.cardProduct(longTTL, secrets("closing", 6)...)
 	c := claimOpts(10, "gw-a")
 
-	// Claimed while pending and leased for an hour, then cancelled: due at
-	// once, to be asked one last time and closed.
-	cancelled := b.reserveVia(p, "gw-a", longTTL)
+	// Claimed while pending and leased for an hour, then cancelled: due as
+	// soon as its reservation has run out (a pay link given out may make
+	// a trade until then), to be asked one last time and closed.
+	cancelled := b.reserveVia(p, "gw-a", shortTTL)
 	b.wantClaim(c, 1, false, cancelled)
 	b.cancel(cancelled)
+	if b.now().Before(cancelled.ReservedUntil) {
+		b.wantClaim(c, 0, false) // its reservation still runs
+	}
+	b.waitPast(cancelled.ReservedUntil)
 	got := b.wantClaim(c, 2, true, cancelled)
 	if got[0].Order.Status != faka.StatusCancelled {
 		t.Fatalf("claimed a cancelled order as %s", got[0].Order.Status)
@@ -288,12 +293,12 @@ func (s *suite) testPaymentChecksClosing(t *testing.T) {
 	b.wantClaim(c, 0, false)
 
 	// Orders that ended longer ago than MaxAge are no longer closed.
-	old := b.reserveVia(p, "gw-a", longTTL)
+	old := b.reserveVia(p, "gw-a", shortTTL)
 	b.wantClaim(c, 1, false, old)
 	b.saveCheck(faka.PaymentCheckResult{OrderID: old.ID, After: 0})
 	cancelledAt := b.now()
 	b.cancel(old)
-	b.waitPast(cancelledAt.Add(1500 * time.Millisecond))
+	b.waitPast(cancelledAt.Add(1500*time.Millisecond), old.ReservedUntil)
 	short := c
 	short.MaxAge = time.Second
 	b.wantClaim(short, 0, false)
@@ -311,8 +316,9 @@ func (s *suite) testPaymentChecksOrderAndLimit(t *testing.T) {
 	b.wantClaim(claimOpts(2, "gw-a"), 1, false, os[0], os[1])
 	b.wantClaim(claimOpts(10, "gw-a"), 1, false, os[2], os[3], os[4])
 	// Pending orders come before ended ones; the limit covers both.
-	ended := b.reserveVia(p, "gw-a", longTTL)
+	ended := b.reserveVia(p, "gw-a", shortTTL)
 	b.cancel(ended)
+	b.waitPast(ended.ReservedUntil)
 	for _, o := range os {
 		b.saveCheck(faka.PaymentCheckResult{OrderID: o.ID, After: 0})
 	}
@@ -327,10 +333,11 @@ func (s *suite) testPaymentChecksExclusive(t *testing.T) {
 	// One batch and one invariants check: the claims are what is tested.
 	batch := make([]faka.ReserveParams, pending+cancelled)
 	for i := range batch {
-		batch[i] = b.params(p, 1, longTTL)
+		batch[i] = b.params(p, 1, map[bool]time.Duration{false: longTTL, true: shortTTL}[i >= pending])
 		batch[i].Gateway = "gw-a"
 	}
 	want := map[string]bool{} // order number → closing
+	var ends []time.Time      // the cancelled orders' reservations
 	for i, out := range b.reserveBatch(p, batch...) {
 		if out.Err != nil {
 			t.Fatalf("reserve: %v", out.Err)
@@ -341,8 +348,12 @@ func (s *suite) testPaymentChecksExclusive(t *testing.T) {
 			}
 		}
 		want[out.Order.OrderNo] = i >= pending
+		if i >= pending {
+			ends = append(ends, out.Order.ReservedUntil)
+		}
 	}
 	b.check()
+	b.waitPast(ends...)
 	cs := b.checkStore()
 	var mu sync.Mutex
 	seen := map[string]int{}

@@ -103,13 +103,30 @@ func (s *Server) gatewayPage(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, faka.Errorf(faka.ENotFound, "no such page"))
 		return
 	}
-	// The gateway itself keys its pages: a registry may replace the
-	// gateway of a name with one of new settings, whose pages are new too.
-	h, ok := s.pages.Load(pg)
-	if !ok {
-		h, _ = s.pages.LoadOrStore(pg, pg.Pages(host{s}))
+	s.gatewayPages(pg).ServeHTTP(w, r)
+}
+
+// gatewayPages is a page gateway and the handler of its pages.
+type gatewayPages struct {
+	gw payment.PageGateway
+	h  http.Handler
+}
+
+// gatewayPages returns the handler of pg's pages, made once per gateway.
+// A registry may replace the gateway of a name with one of new settings,
+// whose pages are new too; the old one's are dropped with it.
+func (s *Server) gatewayPages(pg payment.PageGateway) http.Handler {
+	s.pagesMu.Lock()
+	defer s.pagesMu.Unlock()
+	gp, ok := s.pages[pg.Name()]
+	if !ok || gp.gw != pg {
+		if s.pages == nil {
+			s.pages = map[string]gatewayPages{}
+		}
+		gp = gatewayPages{gw: pg, h: pg.Pages(host{s})}
+		s.pages[pg.Name()] = gp
 	}
-	h.(http.Handler).ServeHTTP(w, r)
+	return gp.h
 }
 
 // host is the payment.Host the gateways' pages use.

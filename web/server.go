@@ -116,7 +116,8 @@ type Server struct {
 	ipLimit  *limiter // nil when unlimited
 	mailLim  *limiter // nil when unlimited
 	adminSum [32]byte // SHA-256 of the admin token, compared in constant time
-	pages    sync.Map // payment.PageGateway → http.Handler of its pages
+	pagesMu  sync.Mutex
+	pages    map[string]gatewayPages // by gateway name: the pages of the gateway now registered
 	cop      *http.CrossOriginProtection
 	root     http.Handler // mux behind the cross-origin check
 

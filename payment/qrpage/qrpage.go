@@ -40,10 +40,11 @@ func Path(gateway, orderNo, token string) string {
 	return "/pay/" + gateway + "/qr/" + url.PathEscape(orderNo) + "?token=" + url.QueryEscape(token)
 }
 
-// Handler serves GET /pay/{gateway}/qr/{order_no}?token=… for h's orders:
-// the code from code while the order is pending (or expired or cancelled:
-// a late payment still delivers if it can), a redirect to the order once
-// it is paid. title names the payment app ("Alipay", "WeChat Pay").
+// Handler serves GET /pay/{gateway}/qr/{order_no}?token=… for h's orders
+// of that gateway: the code from code while the order is pending, a
+// redirect to the order once it is paid, and no code once it has expired
+// or been cancelled (a new trade then would never be closed). title names
+// the payment app ("Alipay", "WeChat Pay").
 func Handler(gateway, title string, h payment.Host, code CodeFunc) http.Handler {
 	p := &page{gateway: gateway, title: title, host: h, code: code}
 	mux := http.NewServeMux()
@@ -81,9 +82,21 @@ func (p *page) serve(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, err)
 		return
 	}
+	if o.Gateway != p.gateway {
+		// Another gateway's order: a trade here would be one the poller
+		// never asks about nor closes.
+		p.fail(w, faka.Errorf(faka.ENotFound, "this order is not paid with %s", p.title))
+		return
+	}
 	orderURL := p.host.OrderURL(o.OrderNo, token)
 	if o.Status.IsPaid() || o.Status == faka.StatusRefunded {
 		http.Redirect(w, r, orderURL, http.StatusSeeOther)
+		return
+	}
+	if o.Status != faka.StatusPending {
+		// Expired or cancelled: no new trade, which nobody would close.
+		p.render(w, http.StatusConflict, view{Title: p.title, Order: orderURL,
+			Message: "This order is " + string(o.Status) + " and can no longer be paid. Please place a new order."})
 		return
 	}
 	payload, err := p.code(r.Context(), o)
@@ -106,7 +119,6 @@ func (p *page) serve(w http.ResponseWriter, r *http.Request) {
 		Amount:         payment.FormatAmount(o.Amount, o.Currency),
 		Image:          template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png)),
 		Order:          orderURL,
-		Late:           o.Status == faka.StatusExpired || o.Status == faka.StatusCancelled,
 		RefreshSeconds: int(Refresh / time.Second),
 	}
 	if strings.HasPrefix(payload, "https://") {
@@ -149,13 +161,12 @@ var tmpl = template.Must(template.New("qr").Parse(`<!doctype html>
 <meta name="robots" content="noindex">{{if .RefreshSeconds}}<meta http-equiv="refresh" content="{{.RefreshSeconds}}">{{end}}
 <title>{{.Title}} · pay</title><style>` + style + `</style></head><body>
 <h1>{{.Title}}</h1>
-{{if .Message}}<p>{{.Message}}</p>{{else}}
+{{if .Message}}<p>{{.Message}}</p>{{if .Order}}<p class="note"><a href="{{.Order}}">View the order</a></p>{{end}}{{else}}
 <p>Order <code>{{.OrderNo}}</code></p>
 <p class="amount">{{.Amount}}</p>
 <p><img src="{{.Image}}" alt="QR code to scan with {{.Title}}"></p>
 <p>Scan the code with {{.Title}} to pay. This page moves on by itself once the payment arrives.</p>
 {{if .Link}}<p><a href="{{.Link}}">Open {{.Title}} on this phone</a></p>{{end}}
-{{if .Late}}<p class="note">The reservation has ended. Paying now is a late payment: you get keys if any are left, otherwise a backorder.</p>{{end}}
 <p class="note"><a href="{{.Order}}">View the order</a></p>
 {{end}}</body></html>
 `))

@@ -46,7 +46,7 @@ var imgRE = regexp.MustCompile(`src="data:image/png;base64,([A-Za-z0-9+/=&#;]+)"
 
 func TestPage(t *testing.T) {
 	t.Parallel()
-	h := &host{order: &faka.Order{OrderNo: "2026A", Amount: 990, Currency: "CNY", Status: faka.StatusPending}}
+	h := &host{order: &faka.Order{OrderNo: "2026A", Amount: 990, Currency: "CNY", Status: faka.StatusPending, Gateway: "alipay"}}
 	calls := 0
 	code := "https://qr.alipay.com/bax0\"<script>"
 	hd := qrpage.Handler("alipay", "Alipay", h, func(_ context.Context, o *faka.Order) (string, error) {
@@ -93,13 +93,27 @@ func TestPage(t *testing.T) {
 		t.Errorf("no token: status %d", w.Code)
 	}
 
-	h.order.Status = faka.StatusExpired
-	if w := get(t, hd, qrpage.Path("alipay", "2026A", "tok")); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "late payment") {
-		t.Errorf("expired order: status %d, late payment not explained", w.Code)
+	// Another gateway's page for this order makes no trade.
+	before := calls
+	other := qrpage.Handler("wechat", "WeChat Pay", h, func(context.Context, *faka.Order) (string, error) {
+		calls++
+		return "weixin://wxpay/bizpayurl?pr=x", nil
+	})
+	if w := get(t, other, qrpage.Path("wechat", "2026A", "tok")); w.Code != http.StatusNotFound || calls != before {
+		t.Errorf("another gateway's order: status %d, code asked: %v", w.Code, calls != before)
+	}
+
+	// An order that ended unpaid gets no new trade: nobody would close it.
+	for _, st := range []faka.OrderStatus{faka.StatusExpired, faka.StatusCancelled} {
+		h.order.Status = st
+		w := get(t, hd, qrpage.Path("alipay", "2026A", "tok"))
+		if w.Code != http.StatusConflict || imgRE.MatchString(w.Body.String()) || calls != before ||
+			!strings.Contains(w.Body.String(), "new order") {
+			t.Errorf("%s order: status %d, code asked: %v", st, w.Code, calls != before)
+		}
 	}
 
 	h.order.Status = faka.StatusDelivered
-	before := calls
 	w = get(t, hd, qrpage.Path("alipay", "2026A", "tok"))
 	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/orders/2026A?token=tok" || calls != before {
 		t.Errorf("paid order: status %d, Location %q, code asked again: %v", w.Code, w.Header().Get("Location"), calls != before)
@@ -108,7 +122,7 @@ func TestPage(t *testing.T) {
 
 func TestProviderDown(t *testing.T) {
 	t.Parallel()
-	h := &host{order: &faka.Order{OrderNo: "2026B", Amount: 100, Currency: "CNY", Status: faka.StatusPending}}
+	h := &host{order: &faka.Order{OrderNo: "2026B", Amount: 100, Currency: "CNY", Status: faka.StatusPending, Gateway: "wechat"}}
 	for name, fn := range map[string]qrpage.CodeFunc{
 		"error": func(context.Context, *faka.Order) (string, error) {
 			return "", faka.Errorf(faka.EUnavailable, "the provider did not answer")
