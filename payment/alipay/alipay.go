@@ -417,10 +417,13 @@ func (g *Gateway) ParseNotification(_ *http.Request, body []byte) (faka.Notifica
 	if !hmac.Equal([]byte(bm.GetString("app_id")), []byte(g.appID)) {
 		return faka.Notification{}, faka.Errorf(faka.EInvalid, "app_id is not this shop's")
 	}
-	if st := bm.GetString("trade_status"); st == TradeClosed {
-		// Sent when a trade closes, our own CloseTrade included: genuine,
-		// and no payment. Acknowledged, so that Alipay stops resending it.
-		return faka.Notification{}, payment.Ignored("trade %s is closed", bm.GetString("out_trade_no"))
+	switch st := bm.GetString("trade_status"); st {
+	case TradeClosed, WaitBuyerPay:
+		// Sent when a trade closes, our own CloseTrade included, and, if
+		// the app subscribes to it, when a trade is created: genuine, and
+		// no payment. Acknowledged, so that Alipay stops resending it
+		// (for 25 hours otherwise).
+		return faka.Notification{}, payment.Ignored("trade %s is %s: no payment", bm.GetString("out_trade_no"), st)
 	}
 	return g.paid(bm.GetString("trade_status"), bm.GetString("out_trade_no"), bm.GetString("trade_no"), bm.GetString("total_amount"))
 }

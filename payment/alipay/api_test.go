@@ -169,9 +169,14 @@ func (h *host) OrderURL(orderNo, token string) string {
 	return publicURL + "/orders/" + orderNo + "?token=" + token
 }
 
+// put stores order o, an Alipay order unless it names another gateway
+// (the QR page serves its own gateway's orders only).
 func (h *host) put(o *faka.Order) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if o.Gateway == "" {
+		o.Gateway = alipay.Name
+	}
 	h.orders[o.OrderNo] = o
 }
 
@@ -234,6 +239,11 @@ func TestQRPage(t *testing.T) {
 	h.put(&faka.Order{OrderNo: "LATE", Amount: 990, Currency: "CNY", Status: faka.StatusExpired, ReservedUntil: time.Now().Add(-time.Second)})
 	if w := get(nil, "/pay/alipay/qr/LATE?token=tok"); w.Code != http.StatusConflict || f.count("alipay.trade.precreate") != 2 {
 		t.Fatalf("ended reservation: %d %s", w.Code, w.Body)
+	}
+	// Another gateway's order: no page, no trade.
+	h.put(&faka.Order{OrderNo: "EPAY", Amount: 990, Currency: "CNY", Gateway: "epay", Status: faka.StatusPending, ReservedUntil: until})
+	if w := get(nil, "/pay/alipay/qr/EPAY?token=tok"); w.Code != http.StatusNotFound || f.count("alipay.trade.precreate") != 2 {
+		t.Fatalf("another gateway's order: %d %s", w.Code, w.Body)
 	}
 	// Alipay says the trade was paid already, or closed.
 	f.set("PAID", alipay.TradeSuccess, "9.90")

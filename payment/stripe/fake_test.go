@@ -27,8 +27,9 @@ type fakeStripe struct {
 	idem      map[string]idemEntry // idempotency key → first request and reply
 	creates   int                  // sessions really created
 	requests  []fakeRequest
-	fail      map[string]int // "METHOD /path" → HTTP status to answer with
-	rawSearch []byte         // when set, the search reply
+	fail      map[string]int   // "METHOD /path" → HTTP status to answer with
+	rawSearch []byte           // when set, the search reply
+	now       func() time.Time // Stripe's clock: time.Now unless set by newFakeStripeAt
 }
 
 type idemEntry struct {
@@ -60,7 +61,12 @@ type fakeSession struct {
 }
 
 func newFakeStripe(t testing.TB, key string) *fakeStripe {
-	f := &fakeStripe{t: t, key: key, idem: map[string]idemEntry{}, fail: map[string]int{}}
+	return newFakeStripeAt(t, key, time.Now)
+}
+
+// newFakeStripeAt is newFakeStripe with the clock now.
+func newFakeStripeAt(t testing.TB, key string, now func() time.Time) *fakeStripe {
+	f := &fakeStripe{t: t, key: key, idem: map[string]idemEntry{}, fail: map[string]int{}, now: now}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/checkout/sessions", f.create)
 	mux.HandleFunc("GET /v1/checkout/sessions", f.list)
@@ -125,8 +131,18 @@ func (f *fakeStripe) create(w http.ResponseWriter, r *http.Request) {
 		f.error(w, http.StatusBadRequest, "invalid_request_error", "amount_too_small", "The Checkout Session's total amount due must add up to at least $0.50 usd")
 		return
 	}
+	now := f.now().Unix()
+	var expires int64
+	if e := r.PostForm.Get("expires_at"); e != "" {
+		// Stripe's bounds, from the time of the request.
+		expires, err = strconv.ParseInt(e, 10, 64)
+		if err != nil || expires < now+30*60 || expires > now+24*3600 {
+			f.error(w, http.StatusBadRequest, "invalid_request_error", "parameter_invalid_integer",
+				"The `expires_at` timestamp must be between 30 minutes and 24 hours from Checkout Session creation.")
+			return
+		}
+	}
 	f.creates++
-	now := time.Now().Unix()
 	s := &fakeSession{
 		ID: fmt.Sprintf("cs_test_fake%04d", len(f.sessions)+1), Object: "checkout.session",
 		Status: "open", PaymentStatus: "unpaid", Mode: r.PostForm.Get("mode"),
@@ -136,8 +152,8 @@ func (f *fakeStripe) create(w http.ResponseWriter, r *http.Request) {
 		Created: now, ExpiresAt: now + 24*3600,
 	}
 	s.URL = "https://checkout.stripe.com/c/pay/" + s.ID
-	if e := r.PostForm.Get("expires_at"); e != "" {
-		s.ExpiresAt, _ = strconv.ParseInt(e, 10, 64)
+	if expires != 0 {
+		s.ExpiresAt = expires
 	}
 	f.sessions = append(f.sessions, s)
 	body, _ := json.Marshal(s)

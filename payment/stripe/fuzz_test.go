@@ -66,6 +66,7 @@ func FuzzStripeNotification(f *testing.F) {
 	f.Add(readFile(f, "event_completed_unpaid.json"), "", true)
 	f.Add(readFile(f, "event_payment_intent_succeeded.json"), "", true)
 	f.Add(readFile(f, "event_other_site.json"), "", true)
+	f.Add(readFile(f, "event_other_integration.json"), "", true)
 	f.Add(readFile(f, "notify_epay.form"), "", false)
 	f.Add([]byte(`{"object":"event","type":"checkout.session.completed","livemode":false,"data":{"object":{"object":"checkout.session",`+
 		`"id":"cs_1","mode":"payment","payment_status":"paid","amount_total":1,"currency":"jpy","client_reference_id":"A",`+

@@ -99,9 +99,16 @@ func (g *Gateway) notification(ev *stripeapi.Event) (faka.Notification, error) {
 	}
 	orderNo := s.Metadata[MetadataOrderNo]
 	switch {
-	case orderNo == "" && s.ClientReferenceID == "":
-		return faka.Notification{}, ignored("Checkout Session %s has no order number: it is not this shop's", s.ID)
+	case orderNo == "" || s.ClientReferenceID == "":
+		// faka sets both on every session it makes. A session with
+		// either missing is another integration's on the same account
+		// (client_reference_id is Stripe's generic field, and order_no a
+		// common metadata key): it is acknowledged, or Stripe would
+		// resend it for days and then disable the endpoint.
+		return faka.Notification{}, ignored("Checkout Session %s lacks client_reference_id or metadata %s: it is not this shop's", s.ID, MetadataOrderNo)
 	case orderNo != s.ClientReferenceID:
+		// Both set, as faka sets them, yet different: not a session faka
+		// made; refused so that the merchant sees it in the Dashboard.
 		return faka.Notification{}, faka.Errorf(faka.EInvalid, "Checkout Session %s: client_reference_id and metadata order_no disagree", s.ID)
 	case !payment.Printable(orderNo, MaxOrderNoLength):
 		return faka.Notification{}, faka.Errorf(faka.EInvalid, "Checkout Session %s: malformed order number", s.ID)

@@ -176,9 +176,16 @@ func TestParseNotification(t *testing.T) {
 		{"no type", edit(func(ev, _ map[string]any) { delete(ev, "type") }), "", faka.EInvalid, true},
 		{"another site's session", readFile(t, "event_other_site.json"), "", faka.EInvalid, true},
 		{"no order number", edit(func(_, o map[string]any) { o["client_reference_id"] = nil; o["metadata"] = map[string]any{} }), "", faka.EInvalid, true},
-		{"no metadata order number", edit(func(_, o map[string]any) { o["metadata"] = map[string]any{} }), "", faka.EInvalid, false},
-		{"no client_reference_id", edit(func(_, o map[string]any) { delete(o, "client_reference_id") }), "", faka.EInvalid, false},
+		// Another integration on the same Stripe account: faka sets both
+		// client_reference_id and metadata order_no, so a session with
+		// one of them only is not faka's and is acknowledged.
+		{"another integration's session", readFile(t, "event_other_integration.json"), "", faka.EInvalid, true},
+		{"no metadata order number", edit(func(_, o map[string]any) { o["metadata"] = map[string]any{} }), "", faka.EInvalid, true},
+		{"metadata without order number", edit(func(_, o map[string]any) { o["metadata"] = map[string]any{"cart": "8812"} }), "", faka.EInvalid, true},
+		{"no client_reference_id", edit(func(_, o map[string]any) { delete(o, "client_reference_id") }), "", faka.EInvalid, true},
+		// Both set, and different: refused (400), not acknowledged.
 		{"order numbers disagree", edit(func(_, o map[string]any) { o["client_reference_id"] = "20260321000000000000" }), "", faka.EInvalid, false},
+		{"metadata order number disagrees", edit(func(_, o map[string]any) { o["metadata"] = map[string]any{"order_no": "20260321000000000000"} }), "", faka.EInvalid, false},
 		{"malformed order number", edit(func(_, o map[string]any) {
 			o["client_reference_id"] = "a b"
 			o["metadata"] = map[string]any{"order_no": "a b"}

@@ -139,7 +139,7 @@ func (g *Gateway) CloseTrade(ctx context.Context, orderNo string) error {
 		return err
 	}
 	p := &stripeapi.CheckoutSessionListParams{
-		CreatedRange: &stripeapi.RangeQueryParams{GreaterThanOrEqual: time.Now().Add(-maxSessionLife - time.Hour).Unix()},
+		CreatedRange: &stripeapi.RangeQueryParams{GreaterThanOrEqual: g.now().Add(-maxSessionLife - time.Hour).Unix()},
 	}
 	p.Limit = stripeapi.Int64(100)
 	var open []string

@@ -63,6 +63,13 @@ const (
 	maxSessionLife = 24 * time.Hour
 )
 
+// The bounds SessionExpiry keeps to, a little inside Stripe's so that
+// clocks that disagree by a few minutes do not matter.
+const (
+	shortestExpiry = minSessionLife + time.Minute
+	longestExpiry  = maxSessionLife - 5*time.Minute
+)
+
 // expiryGrace is how long after the reservation ends a session is made
 // to expire: Stripe refuses an expiry less than 30 minutes away, and the
 // expiry must be the same whenever the order's pay URL is asked for (see
@@ -94,6 +101,7 @@ type Gateway struct {
 	webhookSecret string
 	live          bool // the keys are live-mode keys
 	publicURL     string
+	now           func() time.Time // the clock; time.Now but in tests
 
 	// The order page asks for the pay URL on every view (and reloads
 	// itself while the order is pending): the sessions made are kept for
@@ -164,7 +172,7 @@ func New(cfg Config, publicURL string, httpClient *http.Client) (*Gateway, error
 		bc.URL = stripeapi.String(base)
 	}
 	client := stripeapi.NewClient(key, stripeapi.WithBackends(stripeapi.NewBackendsWithConfig(bc)))
-	return &Gateway{client: client, webhookSecret: secret, live: live, publicURL: pub,
+	return &Gateway{client: client, webhookSecret: secret, live: live, publicURL: pub, now: time.Now,
 		sessions: map[string]cachedSession{}}, nil
 }
 
@@ -233,28 +241,53 @@ func (g *Gateway) OrderURL(orderNo, token string) string {
 }
 
 // SessionExpiry returns the expires_at PayURL gives Stripe for order o
-// at now, or 0 to leave Stripe's default (24 hours).
+// at now, or 0 to leave Stripe's default (24 hours after the request).
 //
-// Stripe takes an expiry from 30 minutes to 24 hours after the request,
-// and the reservations of most orders end sooner than that. The expiry
-// must also be the same each time the pay URL of the order is asked for
-// (the order page asks on every view), so that the request is the same
-// and Stripe's idempotency key returns the first session rather than a
-// second one. So it is the reservation's end plus 35 minutes: always at
-// least 35 minutes away while the order is pending. A payment made in
-// those 35 minutes is a late payment (fresh keys, else a backorder);
-// CloseTrade expires the session as soon as the order has expired, to
-// shorten that window. A reservation ending more than about 23 hours
-// away leaves the default.
-func SessionExpiry(o *faka.Order, now time.Time) int64 {
+// Stripe takes an expiry from 30 minutes to 24 hours after the request.
+// The expiry must also be the same each time the pay URL of the order is
+// asked for (the order page asks on every view) while the order is
+// pending: it is part of the request and of its idempotency key, and
+// another value would make a second Checkout Session for the order, of
+// which CloseTrade could expire only the one it knows, leaving the other
+// payable. So whether an expiry is sent, and which, depends on the order
+// alone, never on now:
+//
+//   - The expiry is the reservation's end plus 35 minutes, to the second:
+//     at least 35 minutes away while the reservation lasts. A payment made
+//     in those 35 minutes is a late payment (fresh keys, else a
+//     backorder); CloseTrade expires the session as soon as the order has
+//     expired, to shorten that window.
+//   - When that is more than 23 h 55 min after the order was created (a
+//     reservation longer than 23 h 20 min), no expiry is sent, for every
+//     request: the session lasts Stripe's default 24 hours from its
+//     creation, which is after the reservation's end, as a reservation
+//     lasts at most faka.MaxReservationTTL (24 hours). Otherwise the
+//     expiry is at most 23 h 55 min after any request (which comes after
+//     the order's creation), within Stripe's bound with 5 minutes to
+//     spare for clocks that disagree.
+//   - A request less than 31 minutes before that expiry (the reservation
+//     ended more than 4 minutes ago and the order is not yet swept as
+//     expired) can send neither that expiry, which Stripe would refuse,
+//     nor another, which would make a second session: it is an EConflict
+//     error, and the buyer places a new order.
+//
+// An order without a reservation end gets 0; one with a reservation but
+// no creation time is an EInvalid error.
+func SessionExpiry(o *faka.Order, now time.Time) (int64, error) {
 	if o.ReservedUntil.IsZero() {
-		return 0
+		return 0, nil
+	}
+	if o.CreatedAt.IsZero() {
+		return 0, faka.Errorf(faka.EInvalid, "stripe: order %s has no creation time", o.OrderNo)
 	}
 	at := o.ReservedUntil.Add(expiryGrace).Truncate(time.Second)
-	if d := at.Sub(now); d < minSessionLife+time.Minute || d > maxSessionLife-5*time.Minute {
-		return 0
+	if at.Sub(o.CreatedAt) > longestExpiry {
+		return 0, nil
 	}
-	return at.Unix()
+	if at.Sub(now) < shortestExpiry {
+		return 0, faka.Errorf(faka.EConflict, "stripe: the reservation of order %s has ended: place a new order", o.OrderNo)
+	}
+	return at.Unix(), nil
 }
 
 // sessionParams returns the Checkout Session request for order o and
@@ -291,15 +324,19 @@ func (g *Gateway) sessionParams(o *faka.Order, token string, now time.Time) (*st
 		// against.
 		AdaptivePricing: &stripeapi.CheckoutSessionCreateAdaptivePricingParams{Enabled: stripeapi.Bool(false)},
 	}
-	exp := SessionExpiry(o, now)
+	exp, err := SessionExpiry(o, now)
+	if err != nil {
+		return nil, "", err
+	}
 	if exp != 0 {
 		p.ExpiresAt = stripeapi.Int64(exp)
 	}
 	// The key is the order number and a digest of everything else sent:
 	// the same request gets the same session back for 24 hours, whichever
-	// instance sends it; a request that differs (another public URL, the
-	// expiry left to Stripe) gets a new session instead of Stripe's
-	// refusal to reuse a key with other parameters.
+	// instance sends it; a request that differs (another public URL, or
+	// token) gets a new session instead of Stripe's refusal to reuse a
+	// key with other parameters. The expiry never differs for one order
+	// (see SessionExpiry).
 	h := sha256.New()
 	for _, s := range []string{o.OrderNo, strconv.FormatInt(amount, 10), cur, back, strconv.FormatInt(exp, 10)} {
 		h.Write([]byte(s))
@@ -314,7 +351,7 @@ func (g *Gateway) sessionParams(o *faka.Order, token string, now time.Time) (*st
 // checkout.stripe.com. Asked again for the same order, it returns the
 // same session: from memory, else through Stripe's idempotency key.
 func (g *Gateway) PayURL(ctx context.Context, o *faka.Order, token string) (string, error) {
-	now := time.Now()
+	now := g.now()
 	p, key, err := g.sessionParams(o, token, now)
 	if err != nil {
 		return "", err
@@ -356,7 +393,7 @@ func (g *Gateway) remember(orderNo string, c cachedSession) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if len(g.sessions) >= maxSessions {
-		now := time.Now()
+		now := g.now()
 		for k, old := range g.sessions {
 			if !now.Before(old.until) {
 				delete(g.sessions, k)

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -159,32 +160,152 @@ func TestMoney(t *testing.T) {
 
 func TestSessionExpiry(t *testing.T) {
 	t.Parallel()
-	now := time.Date(2026, 3, 21, 10, 0, 0, 0, time.UTC)
+	created := time.Date(2026, 3, 21, 10, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
-		name  string
-		until time.Time
-		want  int64
+		name string
+		ttl  time.Duration // the reservation, from the order's creation
+		now  time.Duration // the request, from the order's creation
+		want time.Duration // the expiry sent, from the order's creation; 0: none
+		code string        // the error's, if any
 	}{
-		{"five-minute reservation", now.Add(5 * time.Minute), now.Add(40 * time.Minute).Unix()},
-		{"an hour", now.Add(time.Hour), now.Add(95 * time.Minute).Unix()},
-		{"sub-second end", now.Add(5*time.Minute + 600*time.Millisecond), now.Add(40 * time.Minute).Unix()},
-		{"just ended", now.Add(-time.Minute), now.Add(34 * time.Minute).Unix()},
-		{"ended long ago: too soon for Stripe", now.Add(-5 * time.Minute), 0},
-		{"23 hours", now.Add(23 * time.Hour), now.Add(23*time.Hour + 35*time.Minute).Unix()},
-		{"23.5 hours: too late for Stripe", now.Add(23*time.Hour + 30*time.Minute), 0},
-		{"no reservation", time.Time{}, 0},
+		{"five-minute reservation", 5 * time.Minute, 0, 40 * time.Minute, ""},
+		{"asked again before it ends", 5 * time.Minute, 4 * time.Minute, 40 * time.Minute, ""},
+		{"an hour", time.Hour, 0, 95 * time.Minute, ""},
+		{"sub-second end", 5*time.Minute + 600*time.Millisecond, 0, 40 * time.Minute, ""},
+		{"asked a little after it ended", 5 * time.Minute, 9 * time.Minute, 40 * time.Minute, ""},
+		{"asked long after it ended: nothing stable to send", 5 * time.Minute, 10 * time.Minute, 0, faka.EConflict},
+		{"23 hours", 23 * time.Hour, 0, 23*time.Hour + 35*time.Minute, ""},
+		{"23 h 20 min: the longest sent", 23*time.Hour + 20*time.Minute, 0, 23*time.Hour + 55*time.Minute, ""},
+		{"23 h 20 min, asked at its end", 23*time.Hour + 20*time.Minute, 23*time.Hour + 20*time.Minute, 23*time.Hour + 55*time.Minute, ""},
+		{"23 h 21 min: Stripe's default", 23*time.Hour + 21*time.Minute, 0, 0, ""},
+		{"23.5 hours, asked at creation", 23*time.Hour + 30*time.Minute, 0, 0, ""},
+		{"23.5 hours, asked an hour later", 23*time.Hour + 30*time.Minute, time.Hour, 0, ""},
+		{"23.5 hours, asked after it ended", 23*time.Hour + 30*time.Minute, 25 * time.Hour, 0, ""},
+		{"24 hours", 24 * time.Hour, 12 * time.Hour, 0, ""},
 	} {
-		o := &faka.Order{ReservedUntil: tc.until}
-		if got := stripe.SessionExpiry(o, now); got != tc.want {
-			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
+		o := &faka.Order{OrderNo: orderNo, CreatedAt: created, ReservedUntil: created.Add(tc.ttl)}
+		got, err := stripe.SessionExpiry(o, created.Add(tc.now))
+		want := int64(0)
+		if tc.want != 0 {
+			want = created.Add(tc.want).Unix()
+		}
+		if faka.ErrorCode(err) != tc.code || got != want {
+			t.Errorf("%s: %d, %v; want %d, code %q", tc.name, got, err, want, tc.code)
 		}
 	}
-	// While the order is pending, every ask gives the same expiry.
-	o := &faka.Order{ReservedUntil: now.Add(10 * time.Minute)}
-	first := stripe.SessionExpiry(o, now)
-	for d := time.Duration(0); d <= 10*time.Minute; d += 30 * time.Second {
-		if got := stripe.SessionExpiry(o, now.Add(d)); got != first {
-			t.Fatalf("at +%s: %d, want %d", d, got, first)
+	if got, err := stripe.SessionExpiry(&faka.Order{OrderNo: orderNo}, created); got != 0 || err != nil {
+		t.Errorf("no reservation: %d, %v", got, err)
+	}
+	if _, err := stripe.SessionExpiry(&faka.Order{OrderNo: orderNo, ReservedUntil: created}, created); faka.ErrorCode(err) != faka.EInvalid {
+		t.Errorf("no creation time: %v", err)
+	}
+}
+
+// TestSessionExpiryAcrossOrderLife follows orders of many reservation
+// lengths from their creation to past their end: while the order is
+// pending (its reservation not ended, or ended a few minutes ago and not
+// yet swept), every request gets the same expiry, which Stripe accepts
+// at that time — so the idempotency key never changes and one session is
+// made per order —, and later requests are refused rather than given
+// another expiry. Requests start a little before the creation, for an
+// application clock behind the database's.
+func TestSessionExpiryAcrossOrderLife(t *testing.T) {
+	t.Parallel()
+	created := time.Date(2026, 3, 21, 10, 0, 0, 123e6, time.UTC)
+	ttls := []time.Duration{time.Second, 5 * time.Minute, time.Hour, 12 * time.Hour, 23 * time.Hour,
+		23*time.Hour + 20*time.Minute, 23*time.Hour + 20*time.Minute + time.Second, 23*time.Hour + 25*time.Minute,
+		23*time.Hour + 30*time.Minute, 23*time.Hour + 59*time.Minute, faka.MaxReservationTTL}
+	for _, ttl := range ttls {
+		o := &faka.Order{OrderNo: orderNo, CreatedAt: created, ReservedUntil: created.Add(ttl)}
+		first, err := stripe.SessionExpiry(o, created)
+		if err != nil {
+			t.Fatalf("ttl %s, at creation: %v", ttl, err)
+		}
+		step := max(ttl/200, time.Second)
+		for now := created.Add(-2 * time.Minute); now.Before(o.ReservedUntil.Add(4 * time.Minute)); now = now.Add(step) {
+			got, err := stripe.SessionExpiry(o, now)
+			if err != nil || got != first {
+				t.Fatalf("ttl %s, at +%s: %d, %v; at creation %d", ttl, now.Sub(created), got, err, first)
+			}
+			if got != 0 {
+				if d := time.Unix(got, 0).Sub(now); d < 30*time.Minute || d > 24*time.Hour {
+					t.Fatalf("ttl %s, at +%s: expiry %s ahead, outside Stripe's 30 min .. 24 h", ttl, now.Sub(created), d)
+				}
+			} else if !now.Before(created) && now.Add(24*time.Hour).Before(o.ReservedUntil) {
+				// (Stripe's default runs from Stripe's clock, which is
+				// not behind the order's creation.)
+				t.Fatalf("ttl %s, at +%s: Stripe's default expiry comes before the reservation ends", ttl, now.Sub(created))
+			}
+		}
+		for _, late := range []time.Duration{10 * time.Minute, time.Hour, 30 * time.Hour} {
+			got, err := stripe.SessionExpiry(o, o.ReservedUntil.Add(late))
+			if first == 0 && (got != 0 || err != nil) || first != 0 && faka.ErrorCode(err) != faka.EConflict {
+				t.Fatalf("ttl %s, %s after its end: %d, %v; at creation %d", ttl, late, got, err, first)
+			}
+		}
+	}
+}
+
+// clock is a settable time for a gateway and its fake Stripe.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+// TestPayURLAcrossOrderLife asks for the pay URL of pending orders, long
+// and short, from their creation to the end of their reservation, each
+// time from a fresh instance (so Stripe is asked each time, and checks
+// the expiry against its own clock): one Checkout Session per order.
+// After the reservation has ended the request is refused, not sent with
+// another key.
+func TestPayURLAcrossOrderLife(t *testing.T) {
+	t.Parallel()
+	c := &clock{t: time.Date(2026, 3, 21, 10, 0, 0, 0, time.UTC)}
+	f := newFakeStripeAt(t, secretKey, c.Now)
+	for i, ttl := range []time.Duration{5 * time.Minute, 23 * time.Hour, 23*time.Hour + 30*time.Minute, faka.MaxReservationTTL} {
+		created := c.Now()
+		o := &faka.Order{OrderNo: "2026032150000000000" + strconv.Itoa(i), Amount: 990, Currency: "USD", Quantity: 1,
+			CreatedAt: created, ReservedUntil: created.Add(ttl), Status: faka.StatusPending}
+		creates, _ := f.counts()
+		var first string
+		for now := created; now.Before(o.ReservedUntil); now = now.Add(ttl / 7) {
+			c.Set(now)
+			g := newGateway(t, f)
+			stripe.SetClock(g, c.Now)
+			u, err := g.PayURL(t.Context(), o, "t")
+			if err != nil {
+				t.Fatalf("ttl %s, at +%s: %v", ttl, now.Sub(created), err)
+			}
+			if first == "" {
+				first = u
+			} else if u != first {
+				t.Fatalf("ttl %s, at +%s: pay URL %s, first %s", ttl, now.Sub(created), u, first)
+			}
+		}
+		if after, _ := f.counts(); after != creates+1 {
+			t.Fatalf("ttl %s: %d Checkout Sessions for one order, want 1", ttl, after-creates)
+		}
+		c.Set(o.ReservedUntil.Add(10 * time.Minute))
+		g := newGateway(t, f)
+		stripe.SetClock(g, c.Now)
+		u, err := g.PayURL(t.Context(), o, "t")
+		if after, _ := f.counts(); after != creates+1 {
+			t.Fatalf("ttl %s, after its end: another session (%q, %v)", ttl, u, err)
+		}
+		if ttl <= 23*time.Hour && faka.ErrorCode(err) != faka.EConflict {
+			t.Fatalf("ttl %s, after its end: %q, %v; want a conflict", ttl, u, err)
 		}
 	}
 }
@@ -309,12 +430,12 @@ func TestPayURLCurrencies(t *testing.T) {
 	// A long reservation: Stripe's default expiry.
 	o := order(990, "USD")
 	o.OrderNo = "20260321999999999999"
-	o.ReservedUntil = time.Now().Add(48 * time.Hour)
+	o.ReservedUntil = o.CreatedAt.Add(faka.MaxReservationTTL)
 	if _, err := g.PayURL(t.Context(), o, "t"); err != nil {
 		t.Fatal(err)
 	}
 	if r := f.lastRequest(); r.Form.Has("expires_at") {
-		t.Fatalf("expires_at %q sent for a 48-hour reservation", r.Form.Get("expires_at"))
+		t.Fatalf("expires_at %q sent for a 24-hour reservation", r.Form.Get("expires_at"))
 	}
 }
 

@@ -123,6 +123,13 @@ func (g *Gateway) Query(ctx context.Context, orderNo string) (faka.Notification,
 // CloseTrade closes order orderNo's trade so that it can no longer be
 // paid. A trade already closed, or that WeChat Pay does not know, is
 // not an error; a paid one is EConflict.
+//
+// A close WeChat Pay accepts (204) is not taken on trust: a payment
+// completing while the close is processed may be answered 204 all the
+// same. So the trade is queried once more, and an EConflict error is
+// returned if it is paid, for the poller to apply as a late payment; a
+// query that fails is returned as its error, so that the poller checks
+// again.
 func (g *Gateway) CloseTrade(ctx context.Context, orderNo string) error {
 	const op = "close the trade of order"
 	if !ValidOrderNo(orderNo) {
@@ -134,7 +141,17 @@ func (g *Gateway) CloseTrade(ctx context.Context, orderNo string) error {
 	}
 	switch code := rsp.ErrResponse.Code; {
 	case rsp.Code == wechat.Success:
-		return g.verifyReply(rsp.SignInfo, op, orderNo)
+		if err := g.verifyReply(rsp.SignInfo, op, orderNo); err != nil {
+			return err
+		}
+		n, paid, err := g.Query(ctx, orderNo)
+		switch {
+		case err != nil:
+			return fmt.Errorf("wechat: %s %s: closed, but the query after it failed: %w", op, orderNo, err)
+		case paid:
+			return faka.Errorf(faka.EConflict, "wechat: %s %s: closed, yet the trade has been paid (transaction %s)", op, orderNo, n.TradeNo)
+		}
+		return nil
 	case closedAlready[code] || notExist[code]:
 		return nil
 	case paidAlready[code]:

@@ -11,6 +11,7 @@ import (
 
 	"github.com/faka-dev/faka"
 	"github.com/faka-dev/faka/payment/qrpage"
+	"github.com/faka-dev/faka/payment/wechat"
 )
 
 // host is a payment.Host over a few orders, all with buyer token "tok".
@@ -19,9 +20,14 @@ type host struct {
 	orders map[string]*faka.Order
 }
 
+// add stores order o, a WeChat Pay order unless it names another
+// gateway (the QR page serves its own gateway's orders only).
 func (h *host) add(o *faka.Order) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if o.Gateway == "" {
+		o.Gateway = wechat.Name
+	}
 	h.orders[o.OrderNo] = o
 }
 
@@ -183,6 +189,15 @@ func TestQRPage(t *testing.T) {
 		t.Fatalf("reply of another key id: %d\n%s", w.Code, w.Body)
 	}
 
+	// Another gateway's order: no page, no trade.
+	natives := f.nativeCount()
+	other := pendingOrder("20260101000000000049", 990, until)
+	other.Gateway = "alipay"
+	h.add(other)
+	if w := load(hd, "20260101000000000049"); w.Code != http.StatusNotFound || f.nativeCount() != natives {
+		t.Fatalf("another gateway's order: %d, %d Native requests, before %d", w.Code, f.nativeCount(), natives)
+	}
+
 	// A paid order goes to the order page.
 	h.add(&faka.Order{OrderNo: "20260101000000000048", Amount: 990, Currency: "CNY", Status: faka.StatusDelivered})
 	if w := load(hd, "20260101000000000048"); w.Code != http.StatusSeeOther {
@@ -340,5 +355,44 @@ func TestCloseTrade(t *testing.T) {
 	cancel()
 	if err := g.CloseTrade(ctx, "20260101000000000042"); faka.ErrorCode(err) != faka.EUnavailable {
 		t.Fatalf("cancelled: %v", err)
+	}
+}
+
+// TestCloseTradePaidMeanwhile: WeChat Pay may accept the close (204) of
+// a trade whose payment completed as it was being closed. The trade is
+// queried after the close, and a paid one is a conflict — which the
+// poller applies as a late payment — not "closed, not paid".
+func TestCloseTradePaidMeanwhile(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	g := newGateway(t, config(f.srv.URL), f.srv.Client())
+	trade := func(no, state string) {
+		m := paidTrade()
+		m["out_trade_no"], m["trade_state"] = no, state
+		if state != "SUCCESS" {
+			delete(m, "transaction_id")
+			delete(m, "success_time")
+		}
+		f.mu.Lock()
+		f.trades[no] = m
+		f.mu.Unlock()
+	}
+	trade("20260101000000000070", "SUCCESS")
+	trade("20260101000000000071", "NOTPAY")
+	trade("20260101000000000072", "SOMETHING_NEW")
+	for no, want := range map[string]string{
+		"20260101000000000070": faka.EConflict,    // 204, yet paid
+		"20260101000000000071": "",                // 204, not paid
+		"20260101000000000072": faka.EUnavailable, // 204, then a reply that cannot be read: checked again later
+	} {
+		if err := g.CloseTrade(t.Context(), no); faka.ErrorCode(err) != want {
+			t.Errorf("%s: %v, want %q", no, err, want)
+		}
+	}
+	f.mu.Lock()
+	closes := len(f.closes)
+	f.mu.Unlock()
+	if closes != 3 {
+		t.Fatalf("%d closes, want 3", closes)
 	}
 }
