@@ -108,4 +108,11 @@ func TestErrorCodes(t *testing.T) {
 	if errors.Unwrap(wrapped) == nil || faka.ErrorMessage(wrapped) != "bad: cause" {
 		t.Fatalf("wrapping: %v", wrapped)
 	}
+	// The cause is said once, whichever way the error was made.
+	if got := wrapped.Error(); got != "bad: cause" {
+		t.Fatalf("Error() = %q, want %q", got, "bad: cause")
+	}
+	if got := (&faka.Error{Code: faka.EInvalid, Message: "bad", Err: errors.New("cause")}).Error(); got != "bad: cause" {
+		t.Fatalf("Error() = %q, want %q", got, "bad: cause")
+	}
 }

@@ -7,6 +7,7 @@ package faka
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Error codes. The HTTP layer maps each to one status in a single table.
@@ -37,7 +38,11 @@ type Error struct {
 func (e *Error) Error() string {
 	switch {
 	case e.Err != nil && e.Message != "":
-		return e.Message + ": " + e.Err.Error()
+		// Errorf's message already ends with the wrapped error's text.
+		if inner := e.Err.Error(); !strings.HasSuffix(e.Message, inner) {
+			return e.Message + ": " + inner
+		}
+		return e.Message
 	case e.Err != nil:
 		return e.Err.Error()
 	default:

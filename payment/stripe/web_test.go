@@ -132,23 +132,25 @@ type state struct {
 	Payments int
 }
 
-func (s *shop) state() state {
-	s.t.Helper()
+// state reads the shop's figures; t is the (sub)test asking, which a
+// failure stops.
+func (s *shop) state(t *testing.T) state {
+	t.Helper()
 	ctx := context.Background()
 	rep, err := s.e.Reconcile(ctx)
 	if err != nil || !rep.OK {
-		s.t.Fatalf("reconcile: %+v, %v", rep, err)
+		t.Fatalf("reconcile: %+v, %v", rep, err)
 	}
 	os, err := s.e.Store().OrderList(ctx, faka.OrderFilter{Limit: 1000})
 	if err != nil {
-		s.t.Fatal(err)
+		t.Fatal(err)
 	}
 	st := state{Stock: rep.Products, Statuses: map[string]faka.OrderStatus{}}
 	for _, o := range os {
 		st.Statuses[o.OrderNo] = o.Status
 		ps, err := s.e.Store().PaymentsByOrder(ctx, o.ID)
 		if err != nil {
-			s.t.Fatal(err)
+			t.Fatal(err)
 		}
 		st.Payments += len(ps)
 	}
@@ -209,7 +211,7 @@ func TestWebConcurrentNotifications(t *testing.T) {
 	if o.Status != "delivered" || len(o.Keys) != 2 {
 		t.Fatalf("order %+v", o)
 	}
-	st := s.state()
+	st := s.state(t)
 	if st.Payments != 1 {
 		t.Fatalf("%d payments recorded, want 1", st.Payments)
 	}
@@ -222,7 +224,7 @@ func TestWebConcurrentNotifications(t *testing.T) {
 	if w.Code != http.StatusOK {
 		t.Fatalf("replay: %d %s", w.Code, w.Body)
 	}
-	if after := s.state(); !reflect.DeepEqual(st, after) {
+	if after := s.state(t); !reflect.DeepEqual(st, after) {
 		t.Fatalf("replay changed the state:\n%+v\n%+v", st, after)
 	}
 }
@@ -241,7 +243,7 @@ func TestWebRefused(t *testing.T) {
 	unknown := c
 	unknown.OrderNo = "20260321000000000000"
 	sandboxBody, _ := json.Marshal(sandbox.Message{OrderNo: c.OrderNo, TradeNo: "T-1", Amount: 990, Currency: "USD", Status: "paid"})
-	before := s.state()
+	before := s.state(t)
 	for _, tc := range []struct {
 		name, path string
 		body       []byte
@@ -274,7 +276,7 @@ func TestWebRefused(t *testing.T) {
 			if w.Code != tc.status {
 				t.Fatalf("%d %s, want %d", w.Code, w.Body, tc.status)
 			}
-			if after := s.state(); !reflect.DeepEqual(before, after) {
+			if after := s.state(t); !reflect.DeepEqual(before, after) {
 				t.Fatalf("state changed:\n%+v\n%+v", before, after)
 			}
 		})
@@ -283,7 +285,7 @@ func TestWebRefused(t *testing.T) {
 	if w := s.do("POST", "/pay/stripe/notify", good, stripe.SignatureHeader, signed(good, webhookSecret, time.Now())); w.Code != http.StatusOK {
 		t.Fatalf("genuine: %d %s", w.Code, w.Body)
 	}
-	if st := s.state(); st.Statuses[c.OrderNo] != faka.StatusDelivered || st.Payments != 1 {
+	if st := s.state(t); st.Statuses[c.OrderNo] != faka.StatusDelivered || st.Payments != 1 {
 		t.Fatalf("after the genuine event: %+v", st)
 	}
 }

@@ -138,7 +138,10 @@ func (g *Gateway) ParseNotification(r *http.Request, body []byte) (faka.Notifica
 	}
 	switch {
 	case env.EventType != EventPaid:
-		return faka.Notification{}, faka.Errorf(faka.EInvalid, "event_type %.40q is not %s", env.EventType, EventPaid)
+		// Signed with this merchant's WeChat Pay key, and no payment (a
+		// refund's notification sent here): acknowledged, so that WeChat
+		// Pay stops resending it.
+		return faka.Notification{}, payment.Ignored("event_type %.40q is not %s", env.EventType, EventPaid)
 	case env.Resource == nil:
 		return faka.Notification{}, faka.Errorf(faka.EInvalid, "the notification has no resource")
 	case env.Resource.Algorithm != Algorithm:
@@ -151,6 +154,14 @@ func (g *Gateway) ParseNotification(r *http.Request, body []byte) (faka.Notifica
 	var t transaction
 	if err := json.Unmarshal(plain, &t); err != nil {
 		return faka.Notification{}, faka.Errorf(faka.EInvalid, "the decrypted resource is not a well-formed transaction")
+	}
+	if err := g.ours(&t); err != nil {
+		return faka.Notification{}, err
+	}
+	if t.TradeState != TradeSuccess {
+		// This merchant's trade, genuinely unpaid or closed: nothing to
+		// apply, and nothing WeChat Pay should resend.
+		return faka.Notification{}, payment.Ignored("trade_state %.40q is not %s", t.TradeState, TradeSuccess)
 	}
 	return g.notification(&t)
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/rsa"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/faka-dev/faka"
+	"github.com/faka-dev/faka/payment"
 	"github.com/faka-dev/faka/payment/wechat"
 )
 
@@ -149,6 +151,11 @@ func TestParseNotification(t *testing.T) {
 			n, err := g.ParseNotification(r, tc.req.body)
 			if faka.ErrorCode(err) != tc.code {
 				t.Fatalf("err %v, want %s", err, tc.code)
+			}
+			// Genuine, ours and no payment: acknowledged, nothing applied.
+			ignored := strings.HasPrefix(tc.name, "trade_state ") || tc.name == "refund event"
+			if errors.Is(err, payment.ErrIgnored) != ignored {
+				t.Fatalf("ignored %v, want %v: %v", !ignored, ignored, err)
 			}
 			if n != (faka.Notification{}) {
 				t.Fatalf("refused, yet filled: %+v", n)
