@@ -37,14 +37,29 @@ lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
 
-bench: ## micro-benchmarks of the engine and store
-	$(GO) test -run '^$$' -bench . -benchmem ./engine/ ./sqlite/
+bench: bench-sqlite bench-postgres bench-postgres-redis bench-import ## the full benchmark (about 15 min on a quiet machine): rewrites docs/BENCHMARKS.md's tables, charts and JSON
 
 ci: lint test fuzz ## everything CI runs
 
-.PHONY: bench-quick bench-docs
+.PHONY: bench-quick bench-docs bench-micro bench-sqlite bench-postgres bench-postgres-redis bench-import
 bench-quick: ## flash-sale benchmark, small (under a minute); the last stdout line is JSON
 	$(GO) run ./cmd/faka bench -quick
 
-bench-docs: ## full flash-sale benchmark (3 rounds, c = 50…400); rewrites docs/BENCHMARKS.md's tables and chart
+bench-docs: bench ## the same as make bench
+
+bench-micro: ## micro-benchmarks of the engine and the stores (PostgreSQL's with FAKA_TEST_DATABASE_URL)
+	$(GO) test -run '^$$' -bench . -benchmem ./engine/ ./sqlite/ ./postgres/
+
+bench-sqlite: ## flash sale on SQLite: 3 rounds at c = 50…400 with the baselines
 	$(GO) run ./cmd/faka bench -rounds 3 -sweep 50,100,400 -chart docs/bench-sqlite.svg -json-out docs/bench-sqlite.json -doc docs/BENCHMARKS.md
+
+bench-postgres: ## flash sale and the 100,000-key drop on PostgreSQL (FAKA_TEST_DATABASE_URL, else the local test database)
+	$(GO) run ./cmd/faka bench -backend postgres -rounds 3 -sweep 50,100,400 -chart docs/bench-postgres.svg -json-out docs/bench-postgres.json -doc docs/BENCHMARKS.md
+	$(GO) run ./cmd/faka bench -backend postgres -keys 100000 -attempts 100000 -baseline-attempts 10000 -pay 10000 -expire-keys 200 -json-out docs/bench-postgres-100k.json -doc docs/BENCHMARKS.md -doc-section postgres-100k
+
+bench-postgres-redis: ## the same with faka's admission gate shared through Redis (FAKA_TEST_REDIS_URL, else redis://127.0.0.1:6379/9)
+	$(GO) run ./cmd/faka bench -backend postgres -gate-redis "$${FAKA_TEST_REDIS_URL:-redis://127.0.0.1:6379/9}" -rounds 3 -sweep 50,100,400 -chart docs/bench-postgres-redis.svg -json-out docs/bench-postgres-redis.json -doc docs/BENCHMARKS.md
+	$(GO) run ./cmd/faka bench -backend postgres -gate-redis "$${FAKA_TEST_REDIS_URL:-redis://127.0.0.1:6379/9}" -keys 100000 -attempts 100000 -baseline-attempts 10000 -pay 10000 -expire-keys 200 -json-out docs/bench-postgres-redis-100k.json -doc docs/BENCHMARKS.md -doc-section postgres+redis-100k
+
+bench-import: ## bulk: 1,000,000 keys by faka keys import and the admin API into a faka serve child process, a drop on them, its peak RSS
+	$(GO) run ./cmd/faka bench -import 1000000 -json-out docs/bench-import.json -doc docs/BENCHMARKS.md

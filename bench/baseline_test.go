@@ -3,8 +3,11 @@ package bench
 import (
 	"context"
 	"io"
+	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // TestBaselinesSellExactlyTheirStock drops on each baseline through HTTP
@@ -36,7 +39,7 @@ func TestBaselinesSellExactlyTheirStock(t *testing.T) {
 	}
 	const keys, attempts, c = 40, 200, 8
 	for _, b := range bls {
-		d, over, err := runBaseline(ctx, b, keys, attempts, c, io.Discard)
+		d, over, err := runBaseline(ctx, b, keys, attempts, c, nil, io.Discard)
 		if err != nil {
 			t.Fatalf("%s: %v", b.name(), err)
 		}
@@ -52,11 +55,64 @@ func TestBaselinesSellExactlyTheirStock(t *testing.T) {
 			seen[o.OrderNo] = true
 		}
 	}
-	d, _, err := runBaseline(ctx, floorBaseline{}, keys, 50, c, io.Discard)
+	d, _, err := runBaseline(ctx, floorBaseline{}, keys, 50, c, nil, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if d.SoldOut != 50 || d.Accepted != 0 {
 		t.Errorf("floor: %d sold out, %d accepted; want 50, 0", d.SoldOut, d.Accepted)
+	}
+}
+
+// TestPostgresBaselinesSellExactlyTheirStock is the same check for
+// baselines (a) and (b) on PostgreSQL, which then drop their schema. It
+// runs where FAKA_TEST_DATABASE_URL names a database (FAKA_REQUIRE_POSTGRES=1
+// makes its absence a failure).
+func TestPostgresBaselinesSellExactlyTheirStock(t *testing.T) {
+	t.Parallel()
+	url := os.Getenv("FAKA_TEST_DATABASE_URL")
+	if url == "" {
+		if os.Getenv("FAKA_REQUIRE_POSTGRES") == "1" {
+			t.Fatal("FAKA_REQUIRE_POSTGRES=1 but FAKA_TEST_DATABASE_URL is not set")
+		}
+		t.Skip("FAKA_TEST_DATABASE_URL is not set")
+	}
+	ctx := context.Background()
+	db, err := openPGBaselines(ctx, url, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := false
+	t.Cleanup(func() {
+		if !closed {
+			db.close()
+		}
+	})
+	const keys, attempts, c = 40, 200, 8
+	for _, b := range []baseline{&pgBaseline{db: db, label: "pessimistic", counter: true}, &pgBaseline{db: db, label: "rowlock"}} {
+		d, over, err := runBaseline(ctx, b, keys, attempts, c, nil, io.Discard)
+		if err != nil {
+			t.Fatalf("%s: %v", b.name(), err)
+		}
+		if d.Accepted != keys || d.SoldOut != attempts-keys || d.Failed != 0 || over != 0 || len(d.Errors) != 0 {
+			t.Errorf("%s: %d accepted, %d sold out, %d failed, %d oversold, errors %v; want %d, %d, 0, 0",
+				b.name(), d.Accepted, d.SoldOut, d.Failed, over, d.Errors, keys, attempts-keys)
+		}
+	}
+	if err := db.close(); err != nil {
+		t.Fatal(err)
+	}
+	closed = true
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_namespace WHERE nspname = $1`, db.schema).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("schema %s is still there after close", db.schema)
 	}
 }

@@ -26,8 +26,11 @@ import (
 
 // Config configures a benchmark run.
 type Config struct {
-	// Backend names the store behind the server, for the report.
+	// Backend names the store behind the server, for the report:
+	// sqlite, postgres, postgres+redis.
 	Backend string
+	// StoreNote describes the database behind the server, for the report.
+	StoreNote string
 	// URL is the faka server under test (loopback only).
 	URL           string
 	AdminToken    string
@@ -55,6 +58,27 @@ type Config struct {
 	Baselines []string
 	// RedisAddr is the Redis of baseline (c); empty skips it.
 	RedisAddr string
+	// BaselineDatabaseURL, when set (postgres://…), runs baselines (a)
+	// and (b) on that PostgreSQL database, in a schema of their own that
+	// is dropped at the end, instead of on a SQLite file in Dir.
+	BaselineDatabaseURL string
+	// BaselineConns is the PostgreSQL baselines' pool size (default 16).
+	BaselineConns int
+	// BaselineAttempts, when set, caps the attempts of each baseline's
+	// drop (same keys): on PostgreSQL the pessimistic baseline sells about
+	// a hundred keys a second, and its rate over 10,000 attempts is its
+	// rate over 100,000.
+	BaselineAttempts int
+
+	// Services are the command names of local processes serving the
+	// server under test or the baselines (postgres, redis-server): their
+	// CPU time is reported per attempt beside this process's. On a shared
+	// machine it includes what others asked of the same processes.
+	Services []string
+
+	// PayOrders caps the orders of the drop that the pay phase pays (0:
+	// all of them). The rest stay reserved until their TTL.
+	PayOrders int
 
 	// ExpireKeys and ExpireTTL size the expiry phase; 0 keys skips it.
 	ExpireKeys int
@@ -113,12 +137,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	defer closeBaselines()
 
 	res := &Result{
-		Backend: cfg.Backend, Keys: cfg.Keys, Attempts: cfg.Attempts, Concurrency: cfg.Concurrency,
+		Backend: cfg.Backend, StoreNote: cfg.StoreNote, Keys: cfg.Keys, Attempts: cfg.Attempts, Concurrency: cfg.Concurrency,
 		Dup: cfg.Dup, Rounds: max(1, cfg.Rounds), PayConcurrency: cfg.PayConcurrency,
 		Machine: machine(), Skipped: skipped, Started: time.Now().UTC(),
 	}
 	for _, b := range bls {
 		res.Notes = append(res.Notes, b.name()+": "+b.note())
+	}
+	if n := cfg.baselineAttempts(); n < cfg.Attempts && len(bls) > 0 {
+		res.BaselineAttempts = n
 	}
 	levels := append(slices.Clone(cfg.Sweep), cfg.Concurrency)
 	slices.Sort(levels)
@@ -159,7 +186,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 					return nil, err
 				}
 			}
+			cpu0 := readCPU(cfg.Services)
 			d, err := runDrop(ctx, ep, "faka", pid, cfg.Keys, cfg.Attempts, c, pr)
+			if err == nil {
+				d.setCPU(cpu0, readCPU(cfg.Services))
+			}
 			if profile {
 				if perr := stopProfile(); err == nil {
 					err = perr
@@ -172,7 +203,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			res.Oversold += max(0, d.Accepted-cfg.Keys)
 			fakaDrops = append(fakaDrops, fakaDrop{d, pid})
 			for _, b := range bls {
-				bd, over, err := runBaseline(ctx, b, cfg.Keys, cfg.Attempts, c, pr)
+				bd, over, err := runBaseline(ctx, b, cfg.Keys, cfg.baselineAttempts(), c, cfg.Services, pr)
 				if err != nil {
 					return nil, err
 				}
@@ -207,12 +238,17 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		payC = cfg.Concurrency
 	}
 	res.PayConcurrency = payC
-	fmt.Fprintf(pr, "pay: %d orders, %d at a time, each notification sent %d times at once\n", len(mainDrop.Orders), payC, 1+cfg.Dup)
+	toPay := mainDrop.Orders
+	if cfg.PayOrders > 0 && cfg.PayOrders < len(toPay) {
+		toPay = toPay[:cfg.PayOrders]
+	}
+	res.Paid = len(toPay)
+	fmt.Fprintf(pr, "pay: %d of %d orders, %d at a time, each notification sent %d times at once\n", len(toPay), len(mainDrop.Orders), payC, 1+cfg.Dup)
 	stopPayProfile, err := startProfiles(cfg.PayCPUProfile, "")
 	if err != nil {
 		return nil, err
 	}
-	pay, err := runPay(ctx, t, mainDrop.Orders, payC, cfg.Dup, pr)
+	pay, err := runPay(ctx, t, toPay, payC, cfg.Dup, pr)
 	if perr := stopPayProfile(); err == nil {
 		err = perr
 	}
@@ -243,7 +279,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.ReconcileOK = rec.OK
 	res.Violations = len(rec.Violations)
 	st, _ := rec.stock(mainProduct)
-	res.Sold = st.Sold
+	res.Sold, res.Reserved = st.Sold, st.Reserved
 	res.Oversold += int(max(0, st.Sold+st.Reserved-st.Imported))
 	res.Duplicates = pay.Duplicates
 	res.LostPaid = pay.LostPaid + max(0, pay.Acked-pay.Delivered-pay.LostPaid)
@@ -278,6 +314,7 @@ func openBaselines(ctx context.Context, cfg Config, dbPath string) ([]baseline, 
 		out     []baseline
 		closers []func() error
 		skipped = map[string]string{}
+		pg      *pgBaselines
 	)
 	closeAll := func() {
 		for _, c := range closers {
@@ -286,7 +323,36 @@ func openBaselines(ctx context.Context, cfg Config, dbPath string) ([]baseline, 
 	}
 	for _, name := range cfg.Baselines {
 		switch name {
-		case "pessimistic", "rowlock", "pessimistic-pool":
+		case "pessimistic", "rowlock":
+			if cfg.BaselineDatabaseURL == "" {
+				db, err := openBaselineDB(ctx, dbPath, 1)
+				if err != nil {
+					closeAll()
+					return nil, nil, nil, err
+				}
+				closers = append(closers, db.Close)
+				out = append(out, &sqlBaseline{db: db, label: name, counter: name == "pessimistic", conns: 1})
+				continue
+			}
+			if pg == nil {
+				conns := cfg.BaselineConns
+				if conns <= 0 {
+					conns = 16
+				}
+				var err error
+				if pg, err = openPGBaselines(ctx, cfg.BaselineDatabaseURL, conns); err != nil {
+					closeAll()
+					return nil, nil, nil, err
+				}
+				closers = append(closers, pg.close)
+				fmt.Fprintf(cfg.Progress, "baselines: schema %s, a pool of %d connections\n", pg.schema, conns)
+			}
+			out = append(out, &pgBaseline{db: pg, label: name, counter: name == "pessimistic"})
+		case "pessimistic-pool":
+			if cfg.BaselineDatabaseURL != "" {
+				closeAll()
+				return nil, nil, nil, errors.New("bench: pessimistic-pool is a SQLite baseline; on PostgreSQL, pessimistic runs on a pool")
+			}
 			conns := 1
 			if name == "pessimistic-pool" {
 				conns = 8
@@ -321,6 +387,13 @@ func openBaselines(ctx context.Context, cfg Config, dbPath string) ([]baseline, 
 	return out, closeAll, skipped, nil
 }
 
+func (cfg Config) baselineAttempts() int {
+	if cfg.BaselineAttempts > 0 {
+		return min(cfg.BaselineAttempts, cfg.Attempts)
+	}
+	return cfg.Attempts
+}
+
 func (cfg Config) maxConcurrency() int {
 	n := cfg.Concurrency
 	for _, c := range cfg.Sweep {
@@ -332,7 +405,7 @@ func (cfg Config) maxConcurrency() int {
 // runBaseline serves one baseline on a free loopback port and drops on
 // it. It returns the drop and how many units it gave out beyond its stock
 // or to two orders.
-func runBaseline(ctx context.Context, b baseline, keys, attempts, c int, pr io.Writer) (*Drop, int, error) {
+func runBaseline(ctx context.Context, b baseline, keys, attempts, c int, services []string, pr io.Writer) (*Drop, int, error) {
 	pid, err := b.prepare(ctx, keys)
 	if err != nil {
 		return nil, 0, err
@@ -350,10 +423,12 @@ func runBaseline(ctx context.Context, b baseline, keys, attempts, c int, pr io.W
 	if err != nil {
 		return nil, 0, err
 	}
+	cpu0 := readCPU(services)
 	d, err := runDrop(ctx, ep, b.name(), pid, keys, attempts, c, pr)
 	if err != nil {
 		return nil, 0, err
 	}
+	d.setCPU(cpu0, readCPU(services))
 	if _, ok := b.(floorBaseline); ok {
 		return d, 0, nil
 	}

@@ -9,11 +9,12 @@ import (
 	"strings"
 )
 
-// Markers of the generated section of docs/BENCHMARKS.md.
-const (
-	docBegin = "<!-- faka bench: begin generated -->"
-	docEnd   = "<!-- faka bench: end generated -->"
-)
+// docMarkers returns the markers of a generated section of
+// docs/BENCHMARKS.md: one section per backend (sqlite, postgres,
+// postgres+redis) and one for the import.
+func docMarkers(section string) (begin, end string) {
+	return "<!-- faka bench: begin generated " + section + " -->", "<!-- faka bench: end generated " + section + " -->"
+}
 
 // systems lists faka and the baselines of a level in report order.
 func (l Level) systems() []string {
@@ -47,16 +48,16 @@ func (r *Result) WriteSummary(w io.Writer) {
 	fmt.Fprintf(w, "\nfaka bench: %s, %d attempts for %d keys, %d concurrent buyers, %d CPUs (%s), load average %.1f → %.1f\n",
 		r.Backend, r.Attempts, r.Keys, r.Concurrency, r.Machine.CPUs, r.Machine.CPUModel, r.Machine.LoadBefore, r.Machine.LoadAfter)
 	if l, ok := r.mainLevel(); ok {
-		fmt.Fprintf(w, "%-17s %11s %11s %13s %8s %8s %8s %9s %9s %8s\n", "system", "attempts/s", "accepted/s",
-			"sold-out ans/s", "p50 ms", "p99 ms", "max ms", "sold out", "faka ÷ it", "oversold")
+		fmt.Fprintf(w, "%-17s %11s %11s %13s %8s %8s %8s %9s %9s %8s %s\n", "system", "attempts/s", "accepted/s",
+			"sold-out ans/s", "p50 ms", "p99 ms", "max ms", "sold out", "faka ÷ it", "oversold", "CPU µs/attempt (process + services)")
 		for _, s := range l.systems() {
 			f := l.figures(s)
 			ratio := "1"
 			if s != "faka" {
 				ratio = fmt.Sprintf("%.2f", r.Vs[s])
 			}
-			fmt.Fprintf(w, "%-17s %11.0f %11.0f %13.0f %8.2f %8.2f %8.2f %9s %9s %8d\n", s, f.AttemptsPerSec,
-				f.AcceptedPerSec, f.SoldOutPerSec, f.P50MS, f.P99MS, f.MaxMS, sellOut(f), ratio, f.Oversold)
+			fmt.Fprintf(w, "%-17s %11.0f %11.0f %13.0f %8.2f %8.2f %8.2f %9s %9s %8d %s\n", s, f.AttemptsPerSec,
+				f.AcceptedPerSec, f.SoldOutPerSec, f.P50MS, f.P99MS, f.MaxMS, sellOut(f), ratio, f.Oversold, cpuText(f))
 		}
 	}
 	for _, name := range sortedKeys(r.Skipped) {
@@ -68,8 +69,26 @@ func (r *Result) WriteSummary(w io.Writer) {
 		fmt.Fprintf(w, "expire: %d of %d units back on sale %.0f ms after due; order expired %v, sold again %v\n",
 			e.Released, e.Reserved, e.ReleaseLagMS, e.Expired, e.Resold)
 	}
-	fmt.Fprintf(w, "correctness: sold %d of %d, oversold %d, duplicate keys %d, lost paid %d, reconcile ok %v (%d violations); baselines oversold %d\n",
-		r.Sold, r.Keys, r.Oversold, r.Duplicates, r.LostPaid, r.ReconcileOK, r.Violations, r.BaselinesOversold)
+	fmt.Fprintf(w, "correctness: %s, oversold %d, duplicate keys %d, lost paid %d, reconcile ok %v (%d violations); baselines oversold %d\n",
+		r.soldText(), r.Oversold, r.Duplicates, r.LostPaid, r.ReconcileOK, r.Violations, r.BaselinesOversold)
+}
+
+// soldText says how many keys were sold (and reserved, when only some
+// orders were paid).
+func (r *Result) soldText() string {
+	if r.Paid == r.Keys {
+		return fmt.Sprintf("sold %d of %d keys", r.Sold, r.Keys)
+	}
+	return fmt.Sprintf("%d orders paid of %d: sold %d, still reserved %d (want %d and %d)",
+		r.Paid, r.Keys, r.Sold, r.Reserved, r.Paid, r.Keys-r.Paid)
+}
+
+// cpuText is a drop's CPU per attempt, "-" where it was not measured.
+func cpuText(f DropFigures) string {
+	if f.CPUUSPerAttempt == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f + %.0f", f.CPUUSPerAttempt, f.ServiceCPUUSPerAttempt)
 }
 
 func sellOut(f DropFigures) string {
@@ -84,22 +103,29 @@ func (r *Result) WriteMarkdown(w io.Writer) {
 	m := r.Machine
 	fmt.Fprintf(w, "Run of %s: `%s` store, %d attempts for %d keys, %d concurrent buyers, %d duplicate notifications per order.\n",
 		r.Started.Format("2006-01-02 15:04 UTC"), r.Backend, r.Attempts, r.Keys, r.Concurrency, r.Dup)
+	if r.StoreNote != "" {
+		fmt.Fprintf(w, "Store: %s.\n", r.StoreNote)
+	}
 	fmt.Fprintf(w, "Machine: %d CPUs (%s), %d MiB memory, %s, %s; load generator in the same process; "+
 		"1-minute load average %.1f at the start and %.1f at the end (the machine is shared).\n\n",
 		m.CPUs, m.CPUModel, m.MemoryMB, m.Go, m.OS, m.LoadBefore, m.LoadAfter)
 	if l, ok := r.mainLevel(); ok {
 		fmt.Fprintf(w, "**Drop at c = %d** (each system's median round; faka ÷ system is the median of the rounds' own ratios)\n\n", r.Concurrency)
-		fmt.Fprintln(w, "| system | attempts/s | accepted/s | sold-out answers/s | p50 ms | p95 ms | p99 ms | max ms | all keys sold in | faka ÷ system | oversold | attempts/s of each round |")
-		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+		if r.BaselineAttempts > 0 {
+			fmt.Fprintf(w, "The baselines ran %d attempts each on %d keys (`-baseline-attempts`): their rate, not their time to sell out, is what is compared.\n\n",
+				r.BaselineAttempts, r.Keys)
+		}
+		fmt.Fprintln(w, "| system | attempts/s | accepted/s | sold-out answers/s | p50 ms | p95 ms | p99 ms | max ms | all keys sold in | faka ÷ system | oversold | CPU µs per attempt: process + services | attempts/s of each round |")
+		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 		for _, s := range l.systems() {
 			f := l.figures(s)
 			ratio := "1"
 			if s != "faka" {
 				ratio = fmt.Sprintf("%.2f", r.Vs[s])
 			}
-			fmt.Fprintf(w, "| %s | %.0f | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %s | %s | %d | %s |\n", s, f.AttemptsPerSec,
+			fmt.Fprintf(w, "| %s | %.0f | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %s | %s | %d | %s | %s |\n", s, f.AttemptsPerSec,
 				f.AcceptedPerSec, f.SoldOutPerSec, f.P50MS, f.P95MS, f.P99MS, f.MaxMS, sellOut(f), ratio, f.Oversold,
-				roundList(l.Rounds[s]))
+				cpuText(f), roundList(l.Rounds[s]))
 		}
 		fmt.Fprintln(w)
 	}
@@ -130,7 +156,11 @@ func (r *Result) WriteMarkdown(w io.Writer) {
 		fmt.Fprintln(w)
 	}
 	p := r.Pay
-	fmt.Fprintf(w, "**Pay** (every order of the drop, %d orders at a time, each notification sent %d times at once)\n", r.PayConcurrency, 1+r.Dup)
+	which := "every order of the drop"
+	if r.Paid < r.Keys {
+		which = fmt.Sprintf("the first %d orders of the drop", r.Paid)
+	}
+	fmt.Fprintf(w, "**Pay** (%s, %d orders at a time, each notification sent %d times at once)\n", which, r.PayConcurrency, 1+r.Dup)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| orders | notifications | notifications/s | notify p50 ms | notify p99 ms | keys visible p50 ms | p95 ms | p99 ms | max ms |")
 	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -141,8 +171,8 @@ func (r *Result) WriteMarkdown(w io.Writer) {
 			"(the sweeper runs every second); an unpaid order shows `expired`: %v; a released key sold again: %v.\n\n",
 			e.Reserved, e.TTLSeconds, e.Released, e.ReleaseLagMS, e.Expired, e.Resold)
 	}
-	fmt.Fprintf(w, "**Correctness**: sold %d of %d keys, oversold %d, duplicate keys %d, lost paid orders %d, "+
-		"reconciliation ok: %v (%d violations).\n", r.Sold, r.Keys, r.Oversold, r.Duplicates, r.LostPaid, r.ReconcileOK, r.Violations)
+	fmt.Fprintf(w, "**Correctness**: %s, oversold %d, duplicate keys %d, lost paid orders %d, "+
+		"reconciliation ok: %v (%d violations).\n", r.soldText(), r.Oversold, r.Duplicates, r.LostPaid, r.ReconcileOK, r.Violations)
 	if len(r.Notes) > 0 {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "Baselines:")
@@ -153,13 +183,14 @@ func (r *Result) WriteMarkdown(w io.Writer) {
 	}
 }
 
-// UpdateDoc replaces the generated section of the Markdown file at path —
-// between docBegin and docEnd — with the run's tables.
-func UpdateDoc(path string, r *Result) error {
+// ReplaceDocSection replaces the generated section named section of the
+// Markdown file at path with what write writes.
+func ReplaceDocSection(path, section string, write func(io.Writer)) error {
 	old, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
+	docBegin, docEnd := docMarkers(section)
 	i, j := bytes.Index(old, []byte(docBegin)), bytes.Index(old, []byte(docEnd))
 	if i < 0 || j < i {
 		return fmt.Errorf("bench: %s has no %q … %q section to replace", path, docBegin, docEnd)
@@ -167,7 +198,7 @@ func UpdateDoc(path string, r *Result) error {
 	var b bytes.Buffer
 	b.Write(old[:i+len(docBegin)])
 	b.WriteString("\n")
-	r.WriteMarkdown(&b)
+	write(&b)
 	b.Write(old[j:])
 	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("bench: %w", err)

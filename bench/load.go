@@ -70,6 +70,18 @@ type Drop struct {
 
 	// Orders are the accepted orders, for the pay phase.
 	Orders []createdOrder
+
+	// CPUPerAttempt is the CPU microseconds this process (the in-process
+	// server or baseline, and the load generator) spent per attempt;
+	// ServiceCPUPerAttempt those of the local database and Redis
+	// processes. Zero where they could not be read.
+	CPUPerAttempt        float64
+	ServiceCPUPerAttempt float64
+}
+
+// setCPU records the CPU spent between two samples taken around the drop.
+func (d *Drop) setCPU(a, b cpuSample) {
+	d.CPUPerAttempt, d.ServiceCPUPerAttempt = cpuPer(a, b, d.Attempts)
 }
 
 // maxErrors is how many unexpected answers a phase keeps for the report.

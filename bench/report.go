@@ -16,11 +16,15 @@ import (
 // bench` prints; the headline fields come first.
 type Result struct {
 	Backend     string `json:"backend"`
+	StoreNote   string `json:"store_note,omitempty"`
 	Keys        int    `json:"keys"`
 	Attempts    int    `json:"attempts"`
 	Concurrency int    `json:"c"`
 	Dup         int    `json:"dup"`
 	Rounds      int    `json:"rounds"`
+	// BaselineAttempts is each baseline's attempts when capped below
+	// Attempts (same keys); 0 when they ran the whole drop.
+	BaselineAttempts int `json:"baseline_attempts,omitempty"`
 	// PayConcurrency is the orders paid at a time in the pay phase.
 	PayConcurrency int `json:"pay_c"`
 
@@ -39,8 +43,13 @@ type Result struct {
 	VisibleP50MS        float64 `json:"visible_p50_ms"`
 	VisibleP99MS        float64 `json:"visible_p99_ms"`
 
-	// Correctness: all zero but sold, which equals keys.
+	// Paid is how many of the drop's orders the pay phase paid: all of
+	// them unless -pay capped it.
+	Paid int `json:"paid"`
+	// Correctness: all zero but sold, which equals paid, and reserved,
+	// which holds the drop's unpaid orders (keys - paid).
 	Sold        int64 `json:"sold"`
+	Reserved    int64 `json:"reserved"`
 	Oversold    int   `json:"oversold"`
 	Duplicates  int   `json:"duplicates"`
 	LostPaid    int   `json:"lost_paid"`
@@ -81,23 +90,28 @@ type Level struct {
 
 // DropFigures is a Drop in the report's units.
 type DropFigures struct {
-	Attempts       int      `json:"attempts"`
-	Accepted       int      `json:"accepted"`
-	SoldOut        int      `json:"sold_out"`
-	Failed         int      `json:"failed"`
-	ElapsedMS      float64  `json:"elapsed_ms"`
-	AttemptsPerSec float64  `json:"attempts_per_sec"`
-	AcceptedPerSec float64  `json:"accepted_per_sec"`
-	SoldOutPerSec  float64  `json:"sold_out_per_sec"`
-	P50MS          float64  `json:"p50_ms"`
-	P95MS          float64  `json:"p95_ms"`
-	P99MS          float64  `json:"p99_ms"`
-	MaxMS          float64  `json:"max_ms"`
-	AcceptedP99MS  float64  `json:"accepted_p99_ms"`
-	SoldOutP99MS   float64  `json:"sold_out_p99_ms"`
-	SellOutMS      float64  `json:"sell_out_ms"`
-	Oversold       int      `json:"oversold"`
-	Errors         []string `json:"errors,omitempty"`
+	Attempts       int     `json:"attempts"`
+	Accepted       int     `json:"accepted"`
+	SoldOut        int     `json:"sold_out"`
+	Failed         int     `json:"failed"`
+	ElapsedMS      float64 `json:"elapsed_ms"`
+	AttemptsPerSec float64 `json:"attempts_per_sec"`
+	AcceptedPerSec float64 `json:"accepted_per_sec"`
+	SoldOutPerSec  float64 `json:"sold_out_per_sec"`
+	P50MS          float64 `json:"p50_ms"`
+	P95MS          float64 `json:"p95_ms"`
+	P99MS          float64 `json:"p99_ms"`
+	MaxMS          float64 `json:"max_ms"`
+	AcceptedP99MS  float64 `json:"accepted_p99_ms"`
+	SoldOutP99MS   float64 `json:"sold_out_p99_ms"`
+	SellOutMS      float64 `json:"sell_out_ms"`
+	// CPUUSPerAttempt is this process's CPU µs per attempt (server or
+	// baseline, and the load generator); ServiceCPUUSPerAttempt the local
+	// database's and Redis's.
+	CPUUSPerAttempt        float64  `json:"cpu_us_per_attempt,omitempty"`
+	ServiceCPUUSPerAttempt float64  `json:"service_cpu_us_per_attempt,omitempty"`
+	Oversold               int      `json:"oversold"`
+	Errors                 []string `json:"errors,omitempty"`
 }
 
 func dropFigures(d *Drop) DropFigures {
@@ -109,6 +123,7 @@ func dropFigures(d *Drop) DropFigures {
 		P50MS:         ms(d.Latency.P50), P95MS: ms(d.Latency.P95), P99MS: ms(d.Latency.P99), MaxMS: ms(d.Latency.Max),
 		AcceptedP99MS: ms(d.AcceptedLatency.P99), SoldOutP99MS: ms(d.SoldOutLatency.P99),
 		SellOutMS: ms(d.SellOut), Errors: d.Errors,
+		CPUUSPerAttempt: d.CPUPerAttempt, ServiceCPUUSPerAttempt: d.ServiceCPUPerAttempt,
 	}
 }
 
@@ -206,12 +221,15 @@ func roundRatios(a, b []float64) []float64 {
 // Correct reports whether every correctness figure is as it must be.
 func (r *Result) Correct() bool {
 	return r.Oversold == 0 && r.Duplicates == 0 && r.LostPaid == 0 && r.ReconcileOK &&
-		r.Violations == 0 && r.Sold == int64(r.Keys)
+		r.Violations == 0 && r.Sold == int64(r.Paid) && r.Sold+r.Reserved == int64(r.Keys)
 }
 
 // WriteJSON writes the result as one line of JSON.
-func (r *Result) WriteJSON(w io.Writer) error {
-	b, err := json.Marshal(r)
+func (r *Result) WriteJSON(w io.Writer) error { return writeJSONLine(w, r) }
+
+// writeJSONLine writes v as one line of JSON.
+func writeJSONLine(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("bench: encode result: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // target is the faka server under test, driven through its public and
@@ -17,9 +18,16 @@ type target struct {
 	adminToken    string
 	sandboxSecret string
 
-	mu    sync.Mutex // guards admin
-	admin *conn
+	mu       sync.Mutex // guards admin and lastUsed
+	admin    *conn
+	lastUsed time.Time
 }
+
+// adminIdle is how long the admin connection may sit unused before it is
+// dialled afresh: the server closes idle keep-alive connections (faka
+// after two minutes), and a request written into a connection the server
+// has just closed fails without being retried.
+const adminIdle = 30 * time.Second
 
 func newTarget(ep endpoint, adminToken, sandboxSecret string) *target {
 	return &target{ep: ep, adminToken: adminToken, sandboxSecret: sandboxSecret, admin: newConn(ep)}
@@ -29,6 +37,10 @@ func newTarget(ep endpoint, adminToken, sandboxSecret string) *target {
 func (t *target) adminDo(method, path, contentType string, body []byte, out any) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if time.Since(t.lastUsed) > adminIdle {
+		t.admin.close()
+	}
+	defer func() { t.lastUsed = time.Now() }()
 	hdr := []header{{"Authorization", "Bearer " + t.adminToken}}
 	if contentType != "" {
 		hdr = append(hdr, header{"Content-Type", contentType})

@@ -30,6 +30,9 @@ type Config struct {
 	ResyncInterval time.Duration
 	// MaxBatch caps how many reservations share one transaction (default 256).
 	MaxBatch int
+	// ImportBatch is how many keys one transaction of a key import holds
+	// (default DefaultImportBatch).
+	ImportBatch int
 	// Counter, when set, is the admission gate's count shared between
 	// instances (redisgate). The engine falls back to an in-process count
 	// while it fails. Nil: in-process only.
@@ -73,6 +76,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 256
+	}
+	if cfg.ImportBatch <= 0 {
+		cfg.ImportBatch = DefaultImportBatch
 	}
 	e := &Engine{
 		store:    cfg.Store,

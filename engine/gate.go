@@ -30,6 +30,9 @@ type lane struct {
 	queue   []*request
 	running bool
 	resync  bool // the runner should re-read the database before the next batch
+	// seeding is closed when the counter's seeding under way ends (see
+	// seed); nil when none is.
+	seeding chan struct{}
 }
 
 // request is one reservation waiting in a lane.
@@ -49,12 +52,8 @@ func (l *lane) take(ctx context.Context, q int) (bool, error) {
 		if loaded {
 			return ok, nil
 		}
-		st, err := l.e.store.StockGet(ctx, l.productID)
-		if err != nil {
-			return false, fmt.Errorf("load stock of product %d: %w", l.productID, err)
-		}
-		if err := l.e.counter.Seed(ctx, l.productID, st.Available-l.queued()); err != nil {
-			return false, fmt.Errorf("admission gate: %w", err)
+		if err := l.seed(ctx); err != nil {
+			return false, err
 		}
 	}
 	// The figure vanished three times in a row (Redis flushing now): let

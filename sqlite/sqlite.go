@@ -38,6 +38,11 @@ type Options struct {
 	// Synchronous is SQLite's synchronous pragma (default FULL: a paid order
 	// survives a power cut once its commit returns).
 	Synchronous string
+	// CheckpointInterval is how often a background connection checkpoints
+	// the write-ahead log (default DefaultCheckpointInterval); negative
+	// leaves checkpoints to SQLite, in the committing writer (see
+	// checkpointer).
+	CheckpointInterval time.Duration
 }
 
 // Store is the SQLite faka.Store.
@@ -49,6 +54,7 @@ type Store struct {
 	group *committer
 	wstmt stmtCache // prepared on the writer
 	rstmt stmtCache // prepared on the read pool
+	ckpt  *checkpointer
 }
 
 var _ faka.Store = (*Store)(nil)
@@ -64,6 +70,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	if opts.Synchronous == "" {
 		opts.Synchronous = "FULL"
+	}
+	if opts.CheckpointInterval == 0 {
+		opts.CheckpointInterval = DefaultCheckpointInterval
 	}
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -82,7 +91,12 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	pragmas.Add("_pragma", "journal_mode(WAL)")
 	pragmas.Add("_pragma", "synchronous("+opts.Synchronous+")")
 	pragmas.Add("_pragma", "foreign_keys(1)")
-	writeDSN := "file:" + path + "?" + pragmas.Encode() + "&_txlock=immediate"
+	ckptDSN := "file:" + path + "?" + pragmas.Encode()
+	writePragmas := pragmas
+	if opts.CheckpointInterval > 0 {
+		writePragmas = url.Values{"_pragma": append([]string{"wal_autocheckpoint(0)"}, pragmas["_pragma"]...)}
+	}
+	writeDSN := "file:" + path + "?" + writePragmas.Encode() + "&_txlock=immediate"
 	write, err := sql.Open("sqlite", writeDSN)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -123,8 +137,15 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		read.Close()
 		return nil, err
 	}
-	return &Store{write: write, read: read, now: opts.Now, group: &committer{db: write},
-		wstmt: wstmt, rstmt: rstmt}, nil
+	st := &Store{write: write, read: read, now: opts.Now, group: &committer{db: write},
+		wstmt: wstmt, rstmt: rstmt}
+	if opts.CheckpointInterval > 0 {
+		if st.ckpt, err = startCheckpointer(ckptDSN, opts.CheckpointInterval); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+	return st, nil
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
@@ -138,9 +159,13 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
-// Close closes both connection pools.
+// Close stops the checkpointer and closes the connection pools.
 func (s *Store) Close() error {
-	return errors.Join(s.wstmt.close(), s.rstmt.close(), s.read.Close(), s.write.Close())
+	var errs []error
+	if s.ckpt != nil {
+		errs = append(errs, s.ckpt.close())
+	}
+	return errors.Join(append(errs, s.wstmt.close(), s.rstmt.close(), s.read.Close(), s.write.Close())...)
 }
 
 // Ping checks that the database answers (for /readyz).

@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/faka-dev/faka/bench"
 )
@@ -24,10 +27,20 @@ type benchFlags struct {
 	baselines  string
 	chart      string
 	doc        string
+	docSection string
 	jsonOut    string
 	dataDir    string
 	expireTTL  time.Duration
 	expireKeys int
+	// databaseURL is the PostgreSQL of -backend postgres; gateRedis the
+	// Redis of faka's shared admission gate (FAKA_REDIS_URL), if any.
+	databaseURL string
+	gateRedis   string
+	// importKeys > 0 runs the bulk benchmark instead of the flash sale.
+	importKeys int
+	uploadKeys int
+	uploadPart int
+	fakaBin    string
 }
 
 // cmdBench runs the flash-sale benchmark (package bench) against a server
@@ -38,7 +51,20 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 	c := &f.cfg
 	fs := flag.NewFlagSet("faka bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&f.backend, "backend", "sqlite", "store of the in-process server: sqlite (postgres comes with the scale-out work)")
+	fs.StringVar(&f.backend, "backend", "sqlite", "store of the in-process server: sqlite or postgres")
+	dbDefault := getenv("FAKA_TEST_DATABASE_URL")
+	if dbDefault == "" {
+		dbDefault = defaultBenchDatabase
+	}
+	fs.StringVar(&f.databaseURL, "database-url", dbDefault, "PostgreSQL of -backend postgres (FAKA_TEST_DATABASE_URL); the run makes a schema of its own in it for faka and one for the baselines, and drops both at the end")
+	fs.StringVar(&f.gateRedis, "gate-redis", "", "redis://… for faka's shared admission gate, as FAKA_REDIS_URL gives a server; empty: the in-process gate (-redis is the Redis-only baseline's)")
+	fs.IntVar(&c.PayOrders, "pay", 0, "pay only this many of the drop's orders (0: all); the rest stay reserved")
+	fs.IntVar(&c.BaselineConns, "baseline-conns", 16, "connections of the PostgreSQL baselines' pool")
+	fs.IntVar(&c.BaselineAttempts, "baseline-attempts", 0, "cap each baseline's drop at this many attempts, same keys (0: -attempts); for drops the baselines would take minutes over")
+	fs.IntVar(&f.importKeys, "import", 0, "instead of the flash sale, the bulk benchmark: `faka keys import` of this many keys into a `faka serve` child process on SQLite, a drop of -attempts on them (peak RSS of the server), then an admin API upload of -upload keys")
+	fs.IntVar(&f.uploadKeys, "upload", -1, "with -import: keys uploaded through the admin API after the drop (default: as many as -import; 0: none)")
+	fs.IntVar(&f.uploadPart, "upload-part", 200_000, "with -import: keys per upload request")
+	fs.StringVar(&f.fakaBin, "faka-bin", "", "with -import: the faka executable to run as the server and the importer (default: this one)")
 	fs.StringVar(&c.URL, "url", "", "benchmark a running server at this loopback URL instead of starting one (needs -admin-token and -sandbox-secret)")
 	fs.StringVar(&c.AdminToken, "admin-token", getenv("FAKA_ADMIN_TOKEN"), "admin token of the -url server (FAKA_ADMIN_TOKEN)")
 	fs.StringVar(&c.SandboxSecret, "sandbox-secret", getenv("FAKA_SANDBOX_SECRET"), "sandbox gateway secret of the -url server (FAKA_SANDBOX_SECRET)")
@@ -59,6 +85,7 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&c.MutexProfile, "mutexprofile", "", "write a mutex contention profile of faka's drop at -c to this file")
 	fs.StringVar(&f.chart, "chart", "", "write an SVG chart of attempts/s and p99 against concurrency to this file")
 	fs.StringVar(&f.doc, "doc", "", "replace the generated section of this Markdown file (docs/BENCHMARKS.md) with the run's tables")
+	fs.StringVar(&f.docSection, "doc-section", "", "with -doc: the generated section to replace (default: the backend, e.g. sqlite, postgres, postgres+redis; import with -import)")
 	fs.StringVar(&f.jsonOut, "json-out", "", "also write the result JSON to this file")
 	fs.StringVar(&f.dataDir, "data-dir", "", "directory for the in-process server's and the baselines' databases (default: a temporary one, removed)")
 	if err := fs.Parse(args); err != nil {
@@ -81,10 +108,16 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 			}
 		}
 	}
-	if f.backend != "sqlite" {
-		return fmt.Errorf("faka bench: -backend %q: only sqlite is built so far (postgres comes with the scale-out work)", f.backend)
+	if f.importKeys > 0 {
+		return benchImport(ctx, &f, stdout, stderr)
+	}
+	if f.backend != "sqlite" && f.backend != "postgres" {
+		return fmt.Errorf("faka bench: -backend %q: want sqlite or postgres", f.backend)
 	}
 	c.Backend = f.backend
+	if f.gateRedis != "" {
+		c.Backend += "+redis"
+	}
 	var err error
 	if c.Sweep, err = parseInts(f.sweep); err != nil {
 		return fmt.Errorf("faka bench: -sweep: %w", err)
@@ -112,8 +145,41 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 		defer os.RemoveAll(dir)
 	}
 	c.Dir = dir
+	// The local services behind the server and the baselines, whose CPU
+	// time is reported per attempt.
+	c.Services = []string{"redis-server"}
+	if f.backend == "postgres" && loopbackURL(f.databaseURL) {
+		c.Services = append(c.Services, "postgres")
+	}
 	if c.URL == "" {
-		m, err := benchServer(ctx, dir, stderr)
+		env := map[string]string{}
+		if f.backend == "postgres" {
+			sc, err := createBenchSchema(ctx, f.databaseURL)
+			if err != nil {
+				return err
+			}
+			var gate *redis.Client
+			if f.gateRedis != "" {
+				if opt, err := redis.ParseURL(f.gateRedis); err == nil {
+					gate = redis.NewClient(opt)
+					defer gate.Close()
+				}
+			}
+			defer func() {
+				if err := sc.drop(context.WithoutCancel(ctx), gate); err != nil {
+					fmt.Fprintln(stderr, err)
+				}
+			}()
+			env["FAKA_DATABASE_URL"] = sc.ServerURL
+			c.BaselineDatabaseURL = f.databaseURL
+			c.StoreNote = sc.Describe
+			fmt.Fprintf(stderr, "faka bench: schema %s in %s\n", sc.schema, redact(f.databaseURL))
+		}
+		if f.gateRedis != "" {
+			env["FAKA_REDIS_URL"] = f.gateRedis
+			c.StoreNote = strings.TrimPrefix(c.StoreNote+"; ", "; ") + "admission gate shared through Redis at " + redact(f.gateRedis)
+		}
+		m, err := benchServer(ctx, dir, stderr, env)
 		if err != nil {
 			return err
 		}
@@ -134,7 +200,11 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}
 	if f.doc != "" {
-		if err := bench.UpdateDoc(f.doc, res); err != nil {
+		section := f.docSection
+		if section == "" {
+			section = res.Backend
+		}
+		if err := bench.ReplaceDocSection(f.doc, section, res.WriteMarkdown); err != nil {
 			return err
 		}
 	}
@@ -156,7 +226,7 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 
 // benchServer starts the real program in-process on a free loopback port
 // with a fresh database and no order rate limit, as `faka serve` would.
-func benchServer(ctx context.Context, dir string, stderr io.Writer) (*Main, error) {
+func benchServer(ctx context.Context, dir string, stderr io.Writer, extra map[string]string) (*Main, error) {
 	env := map[string]string{
 		"FAKA_ADDR":           "127.0.0.1:0",
 		"FAKA_DATA_DIR":       dir,
@@ -164,6 +234,7 @@ func benchServer(ctx context.Context, dir string, stderr io.Writer) (*Main, erro
 		"FAKA_SANDBOX_SECRET": randomHex(16),
 		"FAKA_ORDER_RATE":     "0",
 	}
+	maps.Copy(env, extra)
 	c, _, err := parse("serve", nil, func(k string) string { return env[k] }, nil)
 	if err != nil {
 		return nil, err
@@ -204,6 +275,62 @@ func writeFile(path string, write func(io.Writer) error) error {
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("faka bench: %w", err)
+	}
+	return nil
+}
+
+// benchImport runs `faka bench -import N`: the bulk benchmark (package
+// bench, RunImport).
+func benchImport(ctx context.Context, f *benchFlags, stdout, stderr io.Writer) error {
+	if f.backend != "sqlite" {
+		return errors.New("faka bench: -import measures the embedded SQLite store; leave -backend at sqlite")
+	}
+	bin := f.fakaBin
+	if bin == "" {
+		var err error
+		if bin, err = os.Executable(); err != nil {
+			return fmt.Errorf("faka bench: -import runs faka as a child process and cannot find this one (-faka-bin): %w", err)
+		}
+	}
+	dir := f.dataDir
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "faka-bench-import-"); err != nil {
+			return fmt.Errorf("faka bench: %w", err)
+		}
+		defer os.RemoveAll(dir)
+	}
+	upload := f.uploadKeys
+	if upload < 0 {
+		upload = f.importKeys
+	}
+	cfg := bench.ImportConfig{Bin: bin, Dir: dir, Keys: f.importKeys, UploadKeys: upload, UploadPart: f.uploadPart,
+		Attempts: min(f.cfg.Attempts, f.importKeys), Concurrency: f.cfg.Concurrency, Progress: stderr}
+	res, err := bench.RunImport(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if f.doc != "" {
+		section := f.docSection
+		if section == "" {
+			section = "import"
+		}
+		if err := bench.ReplaceDocSection(f.doc, section, res.WriteMarkdown); err != nil {
+			return err
+		}
+	}
+	if f.jsonOut != "" {
+		if err := writeFile(f.jsonOut, res.WriteJSON); err != nil {
+			return err
+		}
+	}
+	res.WriteSummary(stderr)
+	if err := res.WriteJSON(stdout); err != nil {
+		return err
+	}
+	if !res.Correct() {
+		fmt.Fprintln(stderr, "faka bench: CORRECTNESS FAILURE: keys imported, the drop or reconciliation, see above")
+		return exitError(1)
 	}
 	return nil
 }

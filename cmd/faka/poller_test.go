@@ -84,7 +84,7 @@ func shopWithEPay(t *testing.T, dir string, f *fakeEPay, poll time.Duration) (*M
 		epayPID, epayKey, f.srv.URL+"/")), cl.admin()); status != 200 {
 		t.Fatalf("configure epay: %d %s", status, b)
 	}
-	status, b := cl.do("POST", "/api/v1/products", []byte(`{"name":"Card","price":990,"currency":"CNY"}`), cl.admin())
+	status, b := cl.do("POST", "/api/v1/products", []byte(`{"name":"Card","price":990,"currency":"CNY","reservation_ttl_seconds":2}`), cl.admin())
 	if status != 201 {
 		t.Fatalf("create product: %d %s", status, b)
 	}

@@ -2,21 +2,15 @@ package alipay_test
 
 import (
 	"bytes"
-	"context"
 	"crypto"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -24,168 +18,31 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/faka-dev/faka"
-	"github.com/faka-dev/faka/engine"
-	"github.com/faka-dev/faka/keyring"
-	"github.com/faka-dev/faka/payment"
 	"github.com/faka-dev/faka/payment/alipay"
-	"github.com/faka-dev/faka/payment/sandbox"
-	"github.com/faka-dev/faka/sqlite"
-	"github.com/faka-dev/faka/web"
+	"github.com/faka-dev/faka/payment/internal/gatewaytest"
 )
 
-const (
-	webAdminToken    = "test-admin-token"
-	webSandboxSecret = "test-sandbox-secret"
-	formType         = "application/x-www-form-urlencoded; charset=utf-8"
-)
+const formType = "application/x-www-form-urlencoded; charset=utf-8"
 
 // webShop is the faka server with the Alipay gateway (page mode, the test
 // app) and the sandbox gateway, on a real engine over a fresh SQLite file.
-type webShop struct {
-	t   *testing.T
-	e   *engine.Engine
-	srv *web.Server
-}
+type webShop struct{ *gatewaytest.Shop }
 
-func newWebShop(t *testing.T) *webShop {
+func newWebShop(t *testing.T) webShop {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "faka.db"), sqlite.Options{Synchronous: "OFF"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	kr, err := keyring.New(bytes.Repeat([]byte{7}, keyring.MasterKeySize))
-	if err != nil {
-		t.Fatal(err)
-	}
-	quiet := slog.New(slog.DiscardHandler)
-	e, err := engine.New(engine.Config{Store: st, Keyring: kr, Logger: quiet, SweepInterval: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.Start(ctx)
-	t.Cleanup(e.Close)
-	sb, err := sandbox.New([]byte(webSandboxSecret), publicURL)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Page mode makes no API call: the pay URL is signed locally.
-	gws, err := payment.NewRegistry(newGateway(t, "", "", nil), sb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := web.New(web.Config{Engine: e, Gateways: gws, AdminToken: webAdminToken, Logger: quiet,
-		Registry: prometheus.NewRegistry(), PublicURL: publicURL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &webShop{t: t, e: e, srv: srv}
-}
-
-func (s *webShop) do(method, path string, body []byte, headers ...string) *httptest.ResponseRecorder {
-	r := httptest.NewRequest(method, path, bytes.NewReader(body))
-	r.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(headers); i += 2 {
-		r.Header.Set(headers[i], headers[i+1])
-	}
-	w := httptest.NewRecorder()
-	s.srv.ServeHTTP(w, r)
-	return w
+	return webShop{gatewaytest.NewShop(t, publicURL, newGateway(t, "", "", nil))}
 }
 
 // notify posts a form to Alipay's notify endpoint.
-func (s *webShop) notify(form string) *httptest.ResponseRecorder {
-	return s.do("POST", "/pay/alipay/notify", []byte(form), "Content-Type", formType)
-}
-
-func (s *webShop) want(w *httptest.ResponseRecorder, status int, v any) {
-	s.t.Helper()
-	if w.Code != status {
-		s.t.Fatalf("status %d, want %d: %s", w.Code, status, w.Body)
-	}
-	if v != nil {
-		if err := json.Unmarshal(w.Body.Bytes(), v); err != nil {
-			s.t.Fatal(err)
-		}
-	}
-}
-
-// product creates a CNY card product at 9.90 with n keys.
-func (s *webShop) product(n int) int64 {
-	s.t.Helper()
-	var p struct {
-		ID int64 `json:"id"`
-	}
-	s.want(s.do("POST", "/api/v1/products", []byte(`{"name":"Game card","price":990,"currency":"CNY","delivery":"card"}`),
-		"Authorization", "Bearer "+webAdminToken), http.StatusCreated, &p)
-	var keys strings.Builder
-	for i := range n {
-		fmt.Fprintf(&keys, "KEY-%d-%04d\n", p.ID, i)
-	}
-	s.want(s.do("POST", fmt.Sprintf("/api/v1/products/%d/keys", p.ID), []byte(keys.String()),
-		"Authorization", "Bearer "+webAdminToken, "Content-Type", "text/plain"), http.StatusOK, nil)
-	return p.ID
-}
-
-// order places an order of quantity keys of product pid, to pay by Alipay.
-func (s *webShop) order(pid int64, quantity int) webOrder {
-	s.t.Helper()
-	var c webOrder
-	s.want(s.do("POST", "/api/v1/orders", fmt.Appendf(nil, `{"product_id":%d,"quantity":%d,"email":"buyer@example.com","gateway":"alipay"}`, pid, quantity)),
-		http.StatusCreated, &c)
-	return c
-}
-
-type webOrder struct {
-	OrderNo  string `json:"order_no"`
-	Token    string `json:"token"`
-	Amount   int64  `json:"amount"`
-	Currency string `json:"currency"`
-	PayURL   string `json:"pay_url"`
-}
-
-// webState is what a refused notification must not change.
-type webState struct {
-	Stock    []faka.Stock
-	Ledger   []faka.Stock
-	Statuses map[string]faka.OrderStatus
-	Payments []faka.Payment
-}
-
-// state reads the state through the engine and the store, and checks the
-// reconcile report.
-func (s *webShop) state(t testing.TB) webState {
-	t.Helper()
-	ctx := context.Background()
-	rep, err := s.e.Reconcile(ctx)
-	if err != nil || !rep.OK || len(rep.Violations) != 0 {
-		t.Fatalf("reconcile: %+v, %v", rep, err)
-	}
-	orders, err := s.e.Store().OrderList(ctx, faka.OrderFilter{Limit: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := webState{Stock: rep.Products, Ledger: rep.Ledger, Statuses: map[string]faka.OrderStatus{}}
-	for _, o := range orders {
-		st.Statuses[o.OrderNo] = o.Status
-		ps, err := s.e.Store().PaymentsByOrder(ctx, o.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range ps {
-			st.Payments = append(st.Payments, *p)
-		}
-	}
-	return st
+func (s webShop) notify(form string) *httptest.ResponseRecorder {
+	return s.Do("POST", "/pay/alipay/notify", []byte(form), "Content-Type", formType)
 }
 
 // orderFields is a notification of Alipay trade tradeNo paying amount
 // (yuan, as Alipay writes it) for order c, in the given status.
-func orderFields(c webOrder, status, amount, tradeNo string) map[string]string {
+func orderFields(c gatewaytest.Placed, status, amount, tradeNo string) map[string]string {
 	return with(paidFields(), "out_trade_no", c.OrderNo, "subject", "Order "+c.OrderNo, "trade_status", status,
 		"trade_no", tradeNo, "total_amount", amount, "receipt_amount", amount, "buyer_pay_amount", amount, "invoice_amount", amount,
 		"fund_bill_list", `[{"amount":"`+amount+`","fundChannel":"ALIPAYACCOUNT"}]`)
@@ -207,8 +64,8 @@ func checkReply(t *testing.T, w *httptest.ResponseRecorder, status int, body str
 func TestWebConcurrentNotifications(t *testing.T) {
 	t.Parallel()
 	s := newWebShop(t)
-	pid := s.product(5)
-	c := s.order(pid, 2)
+	pid := s.Product(t, "CNY", 5)
+	c := s.Order(t, pid, 2, alipay.Name)
 	if c.Amount != 1980 || c.Currency != "CNY" {
 		t.Fatalf("order %+v", c)
 	}
@@ -244,33 +101,13 @@ func TestWebConcurrentNotifications(t *testing.T) {
 			t.Fatalf("copy %d: %d %q", i, w.Code, w.Body)
 		}
 	}
-	var o struct {
-		Status string   `json:"status"`
-		Keys   []string `json:"keys"`
-	}
-	s.want(s.do("GET", "/api/v1/orders/"+c.OrderNo, nil, "X-Order-Token", c.Token), http.StatusOK, &o)
-	if o.Status != "delivered" || len(o.Keys) != 2 || o.Keys[0] == o.Keys[1] {
-		t.Fatalf("order %+v", o)
-	}
-	st := s.state(t)
-	if len(st.Payments) != 1 {
-		t.Fatalf("%d payments recorded, want 1: %+v", len(st.Payments), st.Payments)
-	}
-	if p := st.Payments[0]; p.Gateway != alipay.Name || p.TradeNo != tradeNo || p.OrderNo != c.OrderNo || p.Amount != 1980 || p.Currency != "CNY" {
-		t.Fatalf("payment %+v", p)
-	}
-	if st.Statuses[c.OrderNo] != faka.StatusDelivered {
-		t.Fatalf("status %s", st.Statuses[c.OrderNo])
-	}
-	if len(st.Stock) != 1 || st.Stock[0].Sold != 2 || st.Stock[0].Available != 3 || st.Stock[0].Reserved != 0 {
-		t.Fatalf("stock %+v", st.Stock)
-	}
+	st := s.PaidOnce(t, c, alipay.Name, tradeNo)
 
 	// Again, later, one by one, as Alipay resends: duplicates,
 	// acknowledged, nothing changes.
 	for _, body := range []string{success, finished, success} {
 		checkReply(t, s.notify(body), http.StatusOK, "success")
-		if after := s.state(t); !reflect.DeepEqual(st, after) {
+		if after := s.State(t); !reflect.DeepEqual(st, after) {
 			t.Fatalf("replay changed the state:\n%+v\n%+v", st, after)
 		}
 	}
@@ -281,8 +118,8 @@ func TestWebConcurrentNotifications(t *testing.T) {
 func TestWebRefused(t *testing.T) {
 	t.Parallel()
 	s := newWebShop(t)
-	pid := s.product(3)
-	c := s.order(pid, 1)
+	pid := s.Product(t, "CNY", 3)
+	c := s.Order(t, pid, 1, alipay.Name)
 	const tradeNo = "2026030122001446881419000077"
 	fields := func() map[string]string { return orderFields(c, alipay.TradeSuccess, "9.90", tradeNo) }
 	good := signedForm(fields(), aliKey)
@@ -301,21 +138,15 @@ func TestWebRefused(t *testing.T) {
 	stripped.Del("sign")
 	// An EPay notification about this order, signed as EPay signs (MD5
 	// with the EPay merchant's key).
-	epay := map[string]string{"pid": "1001", "trade_no": "T20260001", "out_trade_no": c.OrderNo, "type": "alipay",
-		"name": "Order " + c.OrderNo, "money": "9.90", "trade_status": "TRADE_SUCCESS", "sign_type": "MD5"}
-	epay["sign"] = payment.SortedMD5(epay, "epay-merchant-key", "sign", "sign_type")
-	epayForm := url.Values{}
-	for k, v := range epay {
-		epayForm.Set(k, v)
-	}
+	epayForm := gatewaytest.EPayForm(c.OrderNo, "alipay")
 	recordedEPay, err := os.ReadFile("testdata/notify_epay.form")
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A WeChat Pay v3 notification, and a Stripe event, about this order.
 	wechatBody := fmt.Appendf(nil, `{"id":"EV-2026","event_type":"TRANSACTION.SUCCESS","resource_type":"encrypt-resource","resource":{"algorithm":"AEAD_AES_256_GCM","ciphertext":"AAAA","nonce":"N0nce1234567","associated_data":"transaction","original_type":"transaction"},"summary":"%s"}`, c.OrderNo)
-	stripeBody := fmt.Appendf(nil, `{"id":"evt_1","object":"event","type":"checkout.session.completed","data":{"object":{"object":"checkout.session","client_reference_id":%q,"amount_total":990,"currency":"cny","payment_status":"paid"}}}`, c.OrderNo)
-	sandboxBody, _ := json.Marshal(sandbox.Message{OrderNo: c.OrderNo, TradeNo: tradeNo, Amount: 990, Currency: "CNY", Status: "paid"})
+	stripeBody := gatewaytest.StripeEvent(c.OrderNo)
+	sandboxBody, sandboxHeaders := gatewaytest.SandboxNotification(c.OrderNo, tradeNo, 990, "CNY")
 
 	const fail, success = "fail", "success"
 	type call struct {
@@ -324,7 +155,7 @@ func TestWebRefused(t *testing.T) {
 		headers []string
 	}
 	form := func(f string) call { return call{"/pay/alipay/notify", []byte(f), []string{"Content-Type", formType}} }
-	before := s.state(t)
+	before := s.State(t)
 	if before.Statuses[c.OrderNo] != faka.StatusPending || len(before.Payments) != 0 {
 		t.Fatalf("before: %+v", before)
 	}
@@ -365,14 +196,13 @@ func TestWebRefused(t *testing.T) {
 		{"signed, unknown order", form(signedForm(orderFields(unknown, alipay.TradeSuccess, "9.90", tradeNo), aliKey)), 400, fail, ""},
 		{"signed, no out_trade_no", form(signedForm(with(fields(), "out_trade_no", ""), aliKey)), 400, fail, "out_trade_no must be"},
 		{"empty body", form(""), 400, fail, noSign},
-		{"an EPay notification of this order", form(epayForm.Encode()), 400, fail, badSign},
+		{"an EPay notification of this order", form(epayForm), 400, fail, badSign},
 		{"the recorded EPay notification", form(string(recordedEPay)), 400, fail, badSign},
 		{"a WeChat Pay notification", call{"/pay/alipay/notify", wechatBody, []string{"Wechatpay-Serial", "PUB_KEY_ID_0119000001092026010100000000000001",
 			"Wechatpay-Timestamp", strconv.FormatInt(time.Now().Unix(), 10), "Wechatpay-Nonce", "fHmxKnvVDx5jJ4d0ioWyK7o1dOmrREN6",
 			"Wechatpay-Signature", b64(bytes.Repeat([]byte{2}, 256))}}, 400, fail, noSign},
-		{"a Stripe event", call{"/pay/alipay/notify", stripeBody, []string{"Stripe-Signature", stripeSignature(stripeBody, "whsec_test", time.Now())}}, 400, fail, noSign},
-		{"the sandbox's notification", call{"/pay/alipay/notify", sandboxBody,
-			[]string{sandbox.SignatureHeader, sandbox.Sign([]byte(webSandboxSecret), sandboxBody)}}, 400, fail, noSign},
+		{"a Stripe event", call{"/pay/alipay/notify", stripeBody, []string{"Stripe-Signature", gatewaytest.StripeSignature(stripeBody, "whsec_test", time.Now())}}, 400, fail, noSign},
+		{"the sandbox's notification", call{"/pay/alipay/notify", sandboxBody, sandboxHeaders}, 400, fail, noSign},
 		{"Alipay's notification at the sandbox's endpoint", call{"/pay/sandbox/notify", []byte(good), []string{"Content-Type", formType}}, 400, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -386,11 +216,11 @@ func TestWebRefused(t *testing.T) {
 					t.Fatalf("the gateway said %v, want %q", err, tc.why)
 				}
 			}
-			w := s.do("POST", tc.call.path, tc.call.body, tc.call.headers...)
+			w := s.Do("POST", tc.call.path, tc.call.body, tc.call.headers...)
 			if w.Code != tc.status || (tc.reply != "" && w.Body.String() != tc.reply) {
 				t.Fatalf("reply %d %q, want %d %q", w.Code, w.Body, tc.status, tc.reply)
 			}
-			if after := s.state(t); !reflect.DeepEqual(before, after) {
+			if after := s.State(t); !reflect.DeepEqual(before, after) {
 				t.Fatalf("state changed:\n%+v\n%+v", before, after)
 			}
 		})
@@ -398,7 +228,7 @@ func TestWebRefused(t *testing.T) {
 
 	// The genuine one still applies, once.
 	checkReply(t, s.notify(good), http.StatusOK, success)
-	st := s.state(t)
+	st := s.State(t)
 	if st.Statuses[c.OrderNo] != faka.StatusDelivered || len(st.Payments) != 1 || st.Payments[0].TradeNo != tradeNo || st.Payments[0].Amount != 990 {
 		t.Fatalf("after the genuine notification: %+v", st)
 	}
@@ -406,17 +236,7 @@ func TestWebRefused(t *testing.T) {
 		t.Fatalf("stock %+v", st.Stock)
 	}
 	checkReply(t, s.notify(good), http.StatusOK, success)
-	if after := s.state(t); !reflect.DeepEqual(st, after) {
+	if after := s.State(t); !reflect.DeepEqual(st, after) {
 		t.Fatalf("the replay changed the state:\n%+v\n%+v", st, after)
 	}
-}
-
-// stripeSignature is a Stripe-Signature header of body: HMAC-SHA256 of
-// "t.body" under secret.
-func stripeSignature(body []byte, secret string, at time.Time) string {
-	ts := strconv.FormatInt(at.Unix(), 10)
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte(ts + "."))
-	m.Write(body)
-	return "t=" + ts + ",v1=" + hex.EncodeToString(m.Sum(nil))
 }

@@ -2,21 +2,16 @@ package wechat_test
 
 import (
 	"bytes"
-	"context"
 	"crypto"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
@@ -25,172 +20,30 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/faka-dev/faka"
-	"github.com/faka-dev/faka/engine"
-	"github.com/faka-dev/faka/keyring"
-	"github.com/faka-dev/faka/payment"
-	"github.com/faka-dev/faka/payment/sandbox"
+	"github.com/faka-dev/faka/payment/internal/gatewaytest"
 	"github.com/faka-dev/faka/payment/wechat"
-	"github.com/faka-dev/faka/sqlite"
-	"github.com/faka-dev/faka/web"
 )
 
-const (
-	webAdminToken    = "test-admin-token"
-	webSandboxSecret = "test-sandbox-secret"
-	webNotifyPath    = "/pay/wechat/notify"
-)
+const webNotifyPath = "/pay/wechat/notify"
 
 // webShop is the faka server with the WeChat Pay gateway (the test
 // merchant, on a fake WeChat Pay) and the sandbox gateway, on a real
 // engine over a fresh SQLite file.
 type webShop struct {
-	t      *testing.T
-	e      *engine.Engine
-	srv    *web.Server
+	*gatewaytest.Shop
 	wechat *fakeWeChat
 }
 
-func newWebShop(t *testing.T) *webShop {
+func newWebShop(t *testing.T) webShop {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "faka.db"), sqlite.Options{Synchronous: "OFF"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	kr, err := keyring.New(bytes.Repeat([]byte{7}, keyring.MasterKeySize))
-	if err != nil {
-		t.Fatal(err)
-	}
-	quiet := slog.New(slog.DiscardHandler)
-	e, err := engine.New(engine.Config{Store: st, Keyring: kr, Logger: quiet, SweepInterval: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.Start(ctx)
-	t.Cleanup(e.Close)
 	f := newFake(t)
-	sb, err := sandbox.New([]byte(webSandboxSecret), shop)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gws, err := payment.NewRegistry(newGateway(t, config(f.srv.URL), f.srv.Client()), sb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := web.New(web.Config{Engine: e, Gateways: gws, AdminToken: webAdminToken, Logger: quiet,
-		Registry: prometheus.NewRegistry(), PublicURL: shop})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &webShop{t: t, e: e, srv: srv, wechat: f}
-}
-
-func (s *webShop) do(method, path string, body []byte, headers ...string) *httptest.ResponseRecorder {
-	w := httptest.NewRecorder()
-	s.srv.ServeHTTP(w, webRequest(method, path, body, headers...))
-	return w
-}
-
-// webRequest is a request with a JSON body unless the headers say
-// otherwise.
-func webRequest(method, path string, body []byte, headers ...string) *http.Request {
-	r := httptest.NewRequest(method, path, bytes.NewReader(body))
-	r.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(headers); i += 2 {
-		r.Header.Set(headers[i], headers[i+1])
-	}
-	return r
-}
-
-func (s *webShop) want(w *httptest.ResponseRecorder, status int, v any) {
-	s.t.Helper()
-	if w.Code != status {
-		s.t.Fatalf("status %d, want %d: %s", w.Code, status, w.Body)
-	}
-	if v != nil {
-		if err := json.Unmarshal(w.Body.Bytes(), v); err != nil {
-			s.t.Fatal(err)
-		}
-	}
-}
-
-// product creates a CNY card product at 9.90 with n keys.
-func (s *webShop) product(n int) int64 {
-	s.t.Helper()
-	var p struct {
-		ID int64 `json:"id"`
-	}
-	s.want(s.do("POST", "/api/v1/products", []byte(`{"name":"Game card","price":990,"currency":"CNY","delivery":"card"}`),
-		"Authorization", "Bearer "+webAdminToken), http.StatusCreated, &p)
-	var keys strings.Builder
-	for i := range n {
-		fmt.Fprintf(&keys, "KEY-%d-%04d\n", p.ID, i)
-	}
-	s.want(s.do("POST", fmt.Sprintf("/api/v1/products/%d/keys", p.ID), []byte(keys.String()),
-		"Authorization", "Bearer "+webAdminToken, "Content-Type", "text/plain"), http.StatusOK, nil)
-	return p.ID
-}
-
-// order places an order of quantity keys of product pid, to pay by WeChat
-// Pay.
-func (s *webShop) order(pid int64, quantity int) webOrder {
-	s.t.Helper()
-	var c webOrder
-	s.want(s.do("POST", "/api/v1/orders", fmt.Appendf(nil, `{"product_id":%d,"quantity":%d,"email":"buyer@example.com","gateway":"wechat"}`, pid, quantity)),
-		http.StatusCreated, &c)
-	return c
-}
-
-type webOrder struct {
-	OrderNo  string `json:"order_no"`
-	Token    string `json:"token"`
-	Amount   int64  `json:"amount"`
-	Currency string `json:"currency"`
-	PayURL   string `json:"pay_url"`
-}
-
-// webState is what a refused notification must not change.
-type webState struct {
-	Stock    []faka.Stock
-	Ledger   []faka.Stock
-	Statuses map[string]faka.OrderStatus
-	Payments []faka.Payment
-}
-
-// state reads the state through the engine and the store, and checks the
-// reconcile report.
-func (s *webShop) state(t testing.TB) webState {
-	t.Helper()
-	ctx := context.Background()
-	rep, err := s.e.Reconcile(ctx)
-	if err != nil || !rep.OK || len(rep.Violations) != 0 {
-		t.Fatalf("reconcile: %+v, %v", rep, err)
-	}
-	orders, err := s.e.Store().OrderList(ctx, faka.OrderFilter{Limit: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := webState{Stock: rep.Products, Ledger: rep.Ledger, Statuses: map[string]faka.OrderStatus{}}
-	for _, o := range orders {
-		st.Statuses[o.OrderNo] = o.Status
-		ps, err := s.e.Store().PaymentsByOrder(ctx, o.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range ps {
-			st.Payments = append(st.Payments, *p)
-		}
-	}
-	return st
+	return webShop{gatewaytest.NewShop(t, shop, newGateway(t, config(f.srv.URL), f.srv.Client())), f}
 }
 
 // orderTrade is WeChat Pay's statement of transaction txID paying total
 // fen for order c.
-func orderTrade(c webOrder, total int64, txID string) map[string]any {
+func orderTrade(c gatewaytest.Placed, total int64, txID string) map[string]any {
 	t := paidTrade()
 	t["out_trade_no"] = c.OrderNo
 	t["transaction_id"] = txID
@@ -243,12 +96,12 @@ func checkFail(t *testing.T, w *httptest.ResponseRecorder, status int, why strin
 func TestWebConcurrentNotifications(t *testing.T) {
 	t.Parallel()
 	s := newWebShop(t)
-	pid := s.product(5)
-	c := s.order(pid, 2)
+	pid := s.Product(t, "CNY", 5)
+	c := s.Order(t, pid, 2, wechat.Name)
 	if c.Amount != 1980 || c.Currency != "CNY" || !strings.HasPrefix(c.PayURL, shop+"/pay/wechat/") {
 		t.Fatalf("order %+v", c)
 	}
-	if w := s.do("GET", strings.TrimPrefix(c.PayURL, shop), nil); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "19.80") {
+	if w := s.Do("GET", strings.TrimPrefix(c.PayURL, shop), nil); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "19.80") {
 		t.Fatalf("QR page: %d\n%s", w.Code, w.Body)
 	}
 	s.wechat.mu.Lock()
@@ -278,7 +131,7 @@ func TestWebConcurrentNotifications(t *testing.T) {
 				body = bodies[1]
 			}
 			at := now.Add(-time.Duration(i) * time.Second) // each copy signed anew
-			replies[i] = s.do("POST", webNotifyPath, body, wxHeaders(body, at, fmt.Sprintf("nonce%04d", i), pubKeyID, k.wechat)...)
+			replies[i] = s.Do("POST", webNotifyPath, body, wxHeaders(body, at, fmt.Sprintf("nonce%04d", i), pubKeyID, k.wechat)...)
 		})
 	}
 	wg.Wait()
@@ -287,33 +140,13 @@ func TestWebConcurrentNotifications(t *testing.T) {
 			t.Fatalf("copy %d: %d %q", i, w.Code, w.Body)
 		}
 	}
-	var o struct {
-		Status string   `json:"status"`
-		Keys   []string `json:"keys"`
-	}
-	s.want(s.do("GET", "/api/v1/orders/"+c.OrderNo, nil, "X-Order-Token", c.Token), http.StatusOK, &o)
-	if o.Status != "delivered" || len(o.Keys) != 2 || o.Keys[0] == o.Keys[1] {
-		t.Fatalf("order %+v", o)
-	}
-	st := s.state(t)
-	if len(st.Payments) != 1 {
-		t.Fatalf("%d payments recorded, want 1: %+v", len(st.Payments), st.Payments)
-	}
-	if p := st.Payments[0]; p.Gateway != wechat.Name || p.TradeNo != txID || p.OrderNo != c.OrderNo || p.Amount != 1980 || p.Currency != "CNY" {
-		t.Fatalf("payment %+v", p)
-	}
-	if st.Statuses[c.OrderNo] != faka.StatusDelivered {
-		t.Fatalf("status %s", st.Statuses[c.OrderNo])
-	}
-	if len(st.Stock) != 1 || st.Stock[0].Sold != 2 || st.Stock[0].Available != 3 || st.Stock[0].Reserved != 0 {
-		t.Fatalf("stock %+v", st.Stock)
-	}
+	st := s.PaidOnce(t, c, wechat.Name, txID)
 
 	// Again, later, one by one, as WeChat Pay resends: duplicates,
 	// acknowledged, nothing changes.
 	for i, body := range [][]byte{bodies[0], bodies[1], bodies[0]} {
-		checkAck(t, s.do("POST", webNotifyPath, body, wxHeaders(body, time.Now(), fmt.Sprintf("again%d", i), pubKeyID, k.wechat)...))
-		if after := s.state(t); !reflect.DeepEqual(st, after) {
+		checkAck(t, s.Do("POST", webNotifyPath, body, wxHeaders(body, time.Now(), fmt.Sprintf("again%d", i), pubKeyID, k.wechat)...))
+		if after := s.State(t); !reflect.DeepEqual(st, after) {
 			t.Fatalf("replay changed the state:\n%+v\n%+v", st, after)
 		}
 	}
@@ -324,8 +157,8 @@ func TestWebConcurrentNotifications(t *testing.T) {
 func TestWebRefused(t *testing.T) {
 	t.Parallel()
 	s := newWebShop(t)
-	pid := s.product(3)
-	c := s.order(pid, 1)
+	pid := s.Product(t, "CNY", 3)
+	c := s.Order(t, pid, 1, wechat.Name)
 	const txID = "4200001234202603211234567891"
 	k := keys()
 	now := time.Now()
@@ -355,16 +188,10 @@ func TestWebRefused(t *testing.T) {
 	tamperedCT := mustJSON(env)
 
 	// Notifications of other gateways about this order.
-	epay := map[string]string{"pid": "1001", "trade_no": "T20260001", "out_trade_no": c.OrderNo, "type": "wxpay",
-		"name": "Order " + c.OrderNo, "money": "9.90", "trade_status": "TRADE_SUCCESS", "sign_type": "MD5"}
-	epay["sign"] = payment.SortedMD5(epay, "epay-merchant-key", "sign", "sign_type")
-	epayForm := url.Values{}
-	for k, v := range epay {
-		epayForm.Set(k, v)
-	}
+	epayForm := gatewaytest.EPayForm(c.OrderNo, "wxpay")
 	alipayForm := alipayNotification(c, k.other)
-	stripeBody := fmt.Appendf(nil, `{"id":"evt_1","object":"event","type":"checkout.session.completed","data":{"object":{"object":"checkout.session","client_reference_id":%q,"amount_total":990,"currency":"cny","payment_status":"paid"}}}`, c.OrderNo)
-	sandboxBody, _ := json.Marshal(sandbox.Message{OrderNo: c.OrderNo, TradeNo: txID, Amount: 990, Currency: "CNY", Status: "paid"})
+	stripeBody := gatewaytest.StripeEvent(c.OrderNo)
+	sandboxBody, sandboxHeaders := gatewaytest.SandboxNotification(c.OrderNo, txID, 990, "CNY")
 	recordedReq, recordedBody := recorded(t, "notify_paid.http") // another merchant's keys (testdata/)
 	var recordedHeaders []string
 	for name := range recordedReq.Header {
@@ -379,7 +206,7 @@ func TestWebRefused(t *testing.T) {
 	signed := func(body []byte) call {
 		return call{webNotifyPath, body, wxHeaders(body, now, notifyNonce, pubKeyID, k.wechat)}
 	}
-	before := s.state(t)
+	before := s.State(t)
 	if before.Statuses[c.OrderNo] != faka.StatusPending || len(before.Payments) != 0 {
 		t.Fatalf("before: %+v", before)
 	}
@@ -431,23 +258,22 @@ func TestWebRefused(t *testing.T) {
 		{"signed, no out_trade_no", signed(trade("out_trade_no", nil)), "out_trade_no is missing", false},
 		{"signed, no transaction_id", signed(trade("transaction_id", nil)), "transaction_id must be", false},
 		{"empty body", call{webNotifyPath, nil, wxHeaders(nil, now, notifyNonce, pubKeyID, nil)}, sigMissing, false},
-		{"an EPay notification of this order", call{webNotifyPath, []byte(epayForm.Encode()), []string{"Content-Type", form}}, serialMissing, false},
-		{"an EPay notification, signed as WeChat Pay signs", call{webNotifyPath, []byte(epayForm.Encode()),
-			append(wxHeaders([]byte(epayForm.Encode()), now, notifyNonce, pubKeyID, k.wechat), "Content-Type", form)}, "must be a JSON object", false},
+		{"an EPay notification of this order", call{webNotifyPath, []byte(epayForm), []string{"Content-Type", form}}, serialMissing, false},
+		{"an EPay notification, signed as WeChat Pay signs", call{webNotifyPath, []byte(epayForm),
+			append(wxHeaders([]byte(epayForm), now, notifyNonce, pubKeyID, k.wechat), "Content-Type", form)}, "must be a JSON object", false},
 		{"an Alipay notification of this order", call{webNotifyPath, []byte(alipayForm), []string{"Content-Type", form}}, serialMissing, false},
-		{"a Stripe event", call{webNotifyPath, stripeBody, []string{"Stripe-Signature", stripeSignature(stripeBody, "whsec_test", now)}}, serialMissing, false},
-		{"the sandbox's notification", call{webNotifyPath, sandboxBody,
-			[]string{sandbox.SignatureHeader, sandbox.Sign([]byte(webSandboxSecret), sandboxBody)}}, serialMissing, false},
+		{"a Stripe event", call{webNotifyPath, stripeBody, []string{"Stripe-Signature", gatewaytest.StripeSignature(stripeBody, "whsec_test", now)}}, serialMissing, false},
+		{"the sandbox's notification", call{webNotifyPath, sandboxBody, sandboxHeaders}, serialMissing, false},
 		{"WeChat Pay's notification at the sandbox's endpoint", call{"/pay/sandbox/notify", good, wxHeaders(good, now, notifyNonce, pubKeyID, k.wechat)}, "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.engine {
-				r := webRequest("POST", tc.call.path, tc.call.body, tc.call.headers...)
+				r := gatewaytest.Request("POST", tc.call.path, tc.call.body, tc.call.headers...)
 				if n, err := g.ParseNotification(r, tc.call.body); err != nil || n.Amount == 0 {
 					t.Fatalf("the gateway refused it: %+v, %v", n, err)
 				}
 			}
-			w := s.do("POST", tc.call.path, tc.call.body, tc.call.headers...)
+			w := s.Do("POST", tc.call.path, tc.call.body, tc.call.headers...)
 			if tc.why == ignored {
 				// Genuine and no payment: acknowledged so that WeChat Pay
 				// stops resending it, and nothing applied.
@@ -459,30 +285,30 @@ func TestWebRefused(t *testing.T) {
 			} else {
 				checkFail(t, w, http.StatusBadRequest, tc.why)
 			}
-			if after := s.state(t); !reflect.DeepEqual(before, after) {
+			if after := s.State(t); !reflect.DeepEqual(before, after) {
 				t.Fatalf("state changed:\n%+v\n%+v", before, after)
 			}
 		})
 	}
 
 	// The genuine one still applies, once.
-	checkAck(t, s.do("POST", webNotifyPath, good, wxHeaders(good, time.Now(), notifyNonce, pubKeyID, k.wechat)...))
-	st := s.state(t)
+	checkAck(t, s.Do("POST", webNotifyPath, good, wxHeaders(good, time.Now(), notifyNonce, pubKeyID, k.wechat)...))
+	st := s.State(t)
 	if st.Statuses[c.OrderNo] != faka.StatusDelivered || len(st.Payments) != 1 || st.Payments[0].TradeNo != txID || st.Payments[0].Amount != 990 {
 		t.Fatalf("after the genuine notification: %+v", st)
 	}
 	if len(st.Stock) != 1 || st.Stock[0].Sold != 1 || st.Stock[0].Available != 2 || st.Stock[0].Reserved != 0 {
 		t.Fatalf("stock %+v", st.Stock)
 	}
-	checkAck(t, s.do("POST", webNotifyPath, good, wxHeaders(good, time.Now(), "again", pubKeyID, k.wechat)...))
-	if after := s.state(t); !reflect.DeepEqual(st, after) {
+	checkAck(t, s.Do("POST", webNotifyPath, good, wxHeaders(good, time.Now(), "again", pubKeyID, k.wechat)...))
+	if after := s.State(t); !reflect.DeepEqual(st, after) {
 		t.Fatalf("the replay changed the state:\n%+v\n%+v", st, after)
 	}
 }
 
 // alipayNotification is an Alipay notification of order c's payment,
 // signed RSA2 (SHA256withRSA over the sorted fields) with key.
-func alipayNotification(c webOrder, key *rsa.PrivateKey) string {
+func alipayNotification(c gatewaytest.Placed, key *rsa.PrivateKey) string {
 	p := map[string]string{"app_id": "2021000000000001", "charset": "utf-8", "notify_type": "trade_status_sync",
 		"out_trade_no": c.OrderNo, "total_amount": "9.90", "trade_no": "2026030122001446881419000001",
 		"trade_status": "TRADE_SUCCESS", "version": "1.0"}
@@ -510,14 +336,4 @@ func alipayNotification(c webOrder, key *rsa.PrivateKey) string {
 	q.Set("sign_type", "RSA2")
 	q.Set("sign", base64.StdEncoding.EncodeToString(sig))
 	return q.Encode()
-}
-
-// stripeSignature is a Stripe-Signature header of body: HMAC-SHA256 of
-// "t.body" under secret.
-func stripeSignature(body []byte, secret string, at time.Time) string {
-	ts := strconv.FormatInt(at.Unix(), 10)
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte(ts + "."))
-	m.Write(body)
-	return "t=" + ts + ",v1=" + hex.EncodeToString(m.Sum(nil))
 }
