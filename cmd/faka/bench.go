@@ -199,10 +199,25 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 	}
+	return report(&f, res.Backend, res, stdout, stderr, "see oversold, duplicates, lost_paid, reconcile_ok and sold above")
+}
+
+// benchReport is what a run reports: bench.Result or bench.ImportResult.
+type benchReport interface {
+	WriteMarkdown(io.Writer)
+	WriteJSON(io.Writer) error
+	WriteSummary(io.Writer)
+	Correct() bool
+}
+
+// report writes a run's result: its section of the -doc file (named by
+// -doc-section, else section), the -json-out file, the summary on stderr
+// and the JSON line last on stdout; a run that found an invariant broken
+// exits 1, saying where to look (failure).
+func report(f *benchFlags, section string, res benchReport, stdout, stderr io.Writer, failure string) error {
 	if f.doc != "" {
-		section := f.docSection
-		if section == "" {
-			section = res.Backend
+		if f.docSection != "" {
+			section = f.docSection
 		}
 		if err := bench.ReplaceDocSection(f.doc, section, res.WriteMarkdown); err != nil {
 			return err
@@ -218,7 +233,7 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	if !res.Correct() {
-		fmt.Fprintln(stderr, "faka bench: CORRECTNESS FAILURE: see oversold, duplicates, lost_paid, reconcile_ok and sold above")
+		fmt.Fprintln(stderr, "faka bench: CORRECTNESS FAILURE: "+failure)
 		return exitError(1)
 	}
 	return nil
@@ -310,27 +325,5 @@ func benchImport(ctx context.Context, f *benchFlags, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	if f.doc != "" {
-		section := f.docSection
-		if section == "" {
-			section = "import"
-		}
-		if err := bench.ReplaceDocSection(f.doc, section, res.WriteMarkdown); err != nil {
-			return err
-		}
-	}
-	if f.jsonOut != "" {
-		if err := writeFile(f.jsonOut, res.WriteJSON); err != nil {
-			return err
-		}
-	}
-	res.WriteSummary(stderr)
-	if err := res.WriteJSON(stdout); err != nil {
-		return err
-	}
-	if !res.Correct() {
-		fmt.Fprintln(stderr, "faka bench: CORRECTNESS FAILURE: keys imported, the drop or reconciliation, see above")
-		return exitError(1)
-	}
-	return nil
+	return report(f, "import", res, stdout, stderr, "keys imported, the drop or reconciliation, see above")
 }
