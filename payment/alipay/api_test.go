@@ -1,17 +1,16 @@
 package alipay_test
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/faka-dev/faka"
 	"github.com/faka-dev/faka/payment"
 	"github.com/faka-dev/faka/payment/alipay"
+	"github.com/faka-dev/faka/payment/internal/gatewaytest"
 )
 
 // leaks reports whether an error's text shows the merchant's private key.
@@ -144,49 +143,13 @@ func TestCloseTrade(t *testing.T) {
 	}
 }
 
-// host is the shop as the QR page sees it.
-type host struct {
-	mu     sync.Mutex
-	orders map[string]*faka.Order
-}
-
-func (h *host) OrderForBuyer(_ context.Context, orderNo, token string) (*faka.Order, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	o, ok := h.orders[orderNo]
-	if !ok || token != "tok" {
-		return nil, faka.Errorf(faka.ENotFound, "no such order")
-	}
-	c := *o
-	return &c, nil
-}
-
-func (h *host) Confirm(context.Context, faka.Notification) (*faka.ConfirmResult, error) {
-	return nil, faka.Errorf(faka.EInternal, "not here")
-}
-
-func (h *host) OrderURL(orderNo, token string) string {
-	return publicURL + "/orders/" + orderNo + "?token=" + token
-}
-
-// put stores order o, an Alipay order unless it names another gateway
-// (the QR page serves its own gateway's orders only).
-func (h *host) put(o *faka.Order) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if o.Gateway == "" {
-		o.Gateway = alipay.Name
-	}
-	h.orders[o.OrderNo] = o
-}
-
 func TestQRPage(t *testing.T) {
 	t.Parallel()
 	f := newFake(t)
 	g := f.gateway(alipay.ModeQR)
 	until := time.Now().Add(5 * time.Minute)
-	h := &host{orders: map[string]*faka.Order{}}
-	h.put(&faka.Order{OrderNo: "2026A", Amount: 990, Currency: "CNY", Status: faka.StatusPending, ReservedUntil: until})
+	h := gatewaytest.NewHost(alipay.Name, publicURL)
+	h.Put(&faka.Order{OrderNo: "2026A", Amount: 990, Currency: "CNY", Status: faka.StatusPending, ReservedUntil: until})
 	pages := g.Pages(h)
 	get := func(p payment.PageGateway, path string) *httptest.ResponseRecorder {
 		w := httptest.NewRecorder()
@@ -231,17 +194,17 @@ func TestQRPage(t *testing.T) {
 	}
 
 	// Paid: to the order.
-	h.put(&faka.Order{OrderNo: "2026A", Amount: 990, Currency: "CNY", Status: faka.StatusDelivered, ReservedUntil: until})
+	h.Put(&faka.Order{OrderNo: "2026A", Amount: 990, Currency: "CNY", Status: faka.StatusDelivered, ReservedUntil: until})
 	if w := get(nil, path); w.Code != http.StatusSeeOther || w.Header().Get("Location") != h.OrderURL("2026A", "tok") {
 		t.Fatalf("paid: %d %s", w.Code, w.Header().Get("Location"))
 	}
 	// The reservation has ended: no code, no call.
-	h.put(&faka.Order{OrderNo: "LATE", Amount: 990, Currency: "CNY", Status: faka.StatusExpired, ReservedUntil: time.Now().Add(-time.Second)})
+	h.Put(&faka.Order{OrderNo: "LATE", Amount: 990, Currency: "CNY", Status: faka.StatusExpired, ReservedUntil: time.Now().Add(-time.Second)})
 	if w := get(nil, "/pay/alipay/qr/LATE?token=tok"); w.Code != http.StatusConflict || f.count("alipay.trade.precreate") != 2 {
 		t.Fatalf("ended reservation: %d %s", w.Code, w.Body)
 	}
 	// Another gateway's order: no page, no trade.
-	h.put(&faka.Order{OrderNo: "EPAY", Amount: 990, Currency: "CNY", Gateway: "epay", Status: faka.StatusPending, ReservedUntil: until})
+	h.Put(&faka.Order{OrderNo: "EPAY", Amount: 990, Currency: "CNY", Gateway: "epay", Status: faka.StatusPending, ReservedUntil: until})
 	if w := get(nil, "/pay/alipay/qr/EPAY?token=tok"); w.Code != http.StatusNotFound || f.count("alipay.trade.precreate") != 2 {
 		t.Fatalf("another gateway's order: %d %s", w.Code, w.Body)
 	}
@@ -249,7 +212,7 @@ func TestQRPage(t *testing.T) {
 	f.set("PAID", alipay.TradeSuccess, "9.90")
 	f.set("SHUT", alipay.TradeClosed, "9.90")
 	for _, no := range []string{"PAID", "SHUT"} {
-		h.put(&faka.Order{OrderNo: no, Amount: 990, Currency: "CNY", Status: faka.StatusPending, ReservedUntil: until})
+		h.Put(&faka.Order{OrderNo: no, Amount: 990, Currency: "CNY", Status: faka.StatusPending, ReservedUntil: until})
 		if w := get(nil, "/pay/alipay/qr/"+no+"?token=tok"); w.Code != http.StatusConflict {
 			t.Fatalf("%s: %d %s", no, w.Code, w.Body)
 		}
@@ -258,17 +221,17 @@ func TestQRPage(t *testing.T) {
 	if err := g.CloseTrade(t.Context(), "2026A"); err != nil {
 		t.Fatal(err)
 	}
-	h.put(&faka.Order{OrderNo: "2026A", Amount: 990, Currency: "CNY", Status: faka.StatusPending, ReservedUntil: until})
+	h.Put(&faka.Order{OrderNo: "2026A", Amount: 990, Currency: "CNY", Status: faka.StatusPending, ReservedUntil: until})
 	if w := get(nil, path); w.Code != http.StatusConflict || f.count("alipay.trade.precreate") != 5 {
 		t.Fatalf("after close: %d, %d precreate calls", w.Code, f.count("alipay.trade.precreate"))
 	}
 	// Bad replies and a dead server: try again later, nothing internal shown.
 	f.setRaw("JUNK", `{"alipay_trade_precreate_response":{"code":"10000","msg":"Success","out_trade_no":"JUNK","qr_code":"javascript:alert(1)"},"sign":"x"}`)
-	h.put(&faka.Order{OrderNo: "JUNK", Amount: 990, Currency: "CNY", Status: faka.StatusPending, ReservedUntil: until})
+	h.Put(&faka.Order{OrderNo: "JUNK", Amount: 990, Currency: "CNY", Status: faka.StatusPending, ReservedUntil: until})
 	if w := get(nil, "/pay/alipay/qr/JUNK?token=tok"); w.Code != http.StatusServiceUnavailable || strings.Contains(w.Body.String(), "javascript") {
 		t.Fatalf("bad reply: %d %s", w.Code, w.Body)
 	}
-	h.put(&faka.Order{OrderNo: "DOWN", Amount: 990, Currency: "CNY", Status: faka.StatusPending, ReservedUntil: until})
+	h.Put(&faka.Order{OrderNo: "DOWN", Amount: 990, Currency: "CNY", Status: faka.StatusPending, ReservedUntil: until})
 	f.srv.Close()
 	if w := get(nil, "/pay/alipay/qr/DOWN?token=tok"); w.Code != http.StatusServiceUnavailable || strings.Contains(w.Body.String(), "127.0.0.1") {
 		t.Fatalf("server down: %d %s", w.Code, w.Body)

@@ -13,27 +13,9 @@ import (
 	"testing"
 
 	"github.com/faka-dev/faka"
+	"github.com/faka-dev/faka/payment/internal/gatewaytest"
 	"github.com/faka-dev/faka/payment/qrpage"
 )
-
-// host is a payment.Host over one order.
-type host struct{ order *faka.Order }
-
-func (h *host) OrderForBuyer(_ context.Context, orderNo, token string) (*faka.Order, error) {
-	if orderNo != h.order.OrderNo || token != "tok" {
-		return nil, faka.Errorf(faka.ENotFound, "no such order")
-	}
-	o := *h.order
-	return &o, nil
-}
-
-func (h *host) Confirm(context.Context, faka.Notification) (*faka.ConfirmResult, error) {
-	panic("the QR page never confirms")
-}
-
-func (h *host) OrderURL(orderNo, token string) string {
-	return "/orders/" + orderNo + "?token=" + token
-}
 
 func get(t *testing.T, hd http.Handler, path string) *httptest.ResponseRecorder {
 	t.Helper()
@@ -46,7 +28,9 @@ var imgRE = regexp.MustCompile(`src="data:image/png;base64,([A-Za-z0-9+/=&#;]+)"
 
 func TestPage(t *testing.T) {
 	t.Parallel()
-	h := &host{order: &faka.Order{OrderNo: "2026A", Amount: 990, Currency: "CNY", Status: faka.StatusPending, Gateway: "alipay"}}
+	order := &faka.Order{OrderNo: "2026A", Amount: 990, Currency: "CNY", Status: faka.StatusPending, Gateway: "alipay"}
+	h := gatewaytest.NewHost("alipay", "")
+	h.Put(order)
 	calls := 0
 	code := "https://qr.alipay.com/bax0\"<script>"
 	hd := qrpage.Handler("alipay", "Alipay", h, func(_ context.Context, o *faka.Order) (string, error) {
@@ -105,7 +89,7 @@ func TestPage(t *testing.T) {
 
 	// An order that ended unpaid gets no new trade: nobody would close it.
 	for _, st := range []faka.OrderStatus{faka.StatusExpired, faka.StatusCancelled} {
-		h.order.Status = st
+		order.Status = st
 		w := get(t, hd, qrpage.Path("alipay", "2026A", "tok"))
 		if w.Code != http.StatusConflict || imgRE.MatchString(w.Body.String()) || calls != before ||
 			!strings.Contains(w.Body.String(), "new order") {
@@ -113,7 +97,7 @@ func TestPage(t *testing.T) {
 		}
 	}
 
-	h.order.Status = faka.StatusDelivered
+	order.Status = faka.StatusDelivered
 	w = get(t, hd, qrpage.Path("alipay", "2026A", "tok"))
 	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/orders/2026A?token=tok" || calls != before {
 		t.Errorf("paid order: status %d, Location %q, code asked again: %v", w.Code, w.Header().Get("Location"), calls != before)
@@ -122,7 +106,8 @@ func TestPage(t *testing.T) {
 
 func TestProviderDown(t *testing.T) {
 	t.Parallel()
-	h := &host{order: &faka.Order{OrderNo: "2026B", Amount: 100, Currency: "CNY", Status: faka.StatusPending, Gateway: "wechat"}}
+	h := gatewaytest.NewHost("wechat", "")
+	h.Put(&faka.Order{OrderNo: "2026B", Amount: 100, Currency: "CNY", Status: faka.StatusPending})
 	for name, fn := range map[string]qrpage.CodeFunc{
 		"error": func(context.Context, *faka.Order) (string, error) {
 			return "", faka.Errorf(faka.EUnavailable, "the provider did not answer")

@@ -10,45 +10,10 @@ import (
 	"time"
 
 	"github.com/faka-dev/faka"
+	"github.com/faka-dev/faka/payment/internal/gatewaytest"
 	"github.com/faka-dev/faka/payment/qrpage"
 	"github.com/faka-dev/faka/payment/wechat"
 )
-
-// host is a payment.Host over a few orders, all with buyer token "tok".
-type host struct {
-	mu     sync.Mutex
-	orders map[string]*faka.Order
-}
-
-// add stores order o, a WeChat Pay order unless it names another
-// gateway (the QR page serves its own gateway's orders only).
-func (h *host) add(o *faka.Order) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if o.Gateway == "" {
-		o.Gateway = wechat.Name
-	}
-	h.orders[o.OrderNo] = o
-}
-
-func (h *host) OrderForBuyer(_ context.Context, orderNo, token string) (*faka.Order, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	o, ok := h.orders[orderNo]
-	if !ok || token != "tok" {
-		return nil, faka.Errorf(faka.ENotFound, "no such order")
-	}
-	c := *o
-	return &c, nil
-}
-
-func (h *host) Confirm(context.Context, faka.Notification) (*faka.ConfirmResult, error) {
-	panic("the QR page never confirms")
-}
-
-func (h *host) OrderURL(orderNo, token string) string {
-	return "/orders/" + orderNo + "?token=" + token
-}
 
 func pendingOrder(no string, amount int64, until time.Time) *faka.Order {
 	return &faka.Order{OrderNo: no, Amount: amount, Currency: "CNY", Status: faka.StatusPending, ReservedUntil: until}
@@ -70,10 +35,10 @@ func TestQRPage(t *testing.T) {
 	t.Parallel()
 	f := newFake(t)
 	g := newGateway(t, config(f.srv.URL), f.srv.Client())
-	h := &host{orders: map[string]*faka.Order{}}
+	h := gatewaytest.NewHost(wechat.Name, "")
 	hd := g.Pages(h)
 	until := time.Now().Add(5 * time.Minute).Truncate(time.Second)
-	h.add(pendingOrder("20260101000000000042", 990, until))
+	h.Put(pendingOrder("20260101000000000042", 990, until))
 
 	w := load(hd, "20260101000000000042")
 	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "9.90 CNY") || !strings.Contains(w.Body.String(), "data:image/png;base64,") {
@@ -118,7 +83,7 @@ func TestQRPage(t *testing.T) {
 	f.mu.Lock()
 	f.delay = 50 * time.Millisecond
 	f.mu.Unlock()
-	h.add(pendingOrder("20260101000000000043", 100, until))
+	h.Put(pendingOrder("20260101000000000043", 100, until))
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
@@ -136,7 +101,7 @@ func TestQRPage(t *testing.T) {
 	f.mu.Unlock()
 
 	// A reservation that has ended gets no code, and no trade.
-	h.add(pendingOrder("20260101000000000044", 990, time.Now().Add(-time.Second)))
+	h.Put(pendingOrder("20260101000000000044", 990, time.Now().Add(-time.Second)))
 	if w := load(hd, "20260101000000000044"); w.Code != http.StatusConflict || !strings.Contains(w.Body.String(), "new order") {
 		t.Fatalf("ended reservation: %d\n%s", w.Code, w.Body)
 	}
@@ -145,7 +110,7 @@ func TestQRPage(t *testing.T) {
 	}
 
 	// A refusal is shown, not kept: the next load asks again.
-	h.add(pendingOrder("20260101000000000045", 990, until))
+	h.Put(pendingOrder("20260101000000000045", 990, until))
 	f.mu.Lock()
 	f.fail["20260101000000000045"] = fakeError{http.StatusInternalServerError, "SYSTEM_ERROR"}
 	f.mu.Unlock()
@@ -160,7 +125,7 @@ func TestQRPage(t *testing.T) {
 	}
 
 	// Already paid on WeChat's side (the notification is on its way).
-	h.add(pendingOrder("20260101000000000046", 990, until))
+	h.Put(pendingOrder("20260101000000000046", 990, until))
 	f.mu.Lock()
 	f.fail["20260101000000000046"] = fakeError{http.StatusForbidden, "ORDERPAID"}
 	f.mu.Unlock()
@@ -169,7 +134,7 @@ func TestQRPage(t *testing.T) {
 	}
 
 	// A reply that does not verify gives no code.
-	h.add(pendingOrder("20260101000000000047", 990, until))
+	h.Put(pendingOrder("20260101000000000047", 990, until))
 	f.mu.Lock()
 	f.signer = keys().other
 	f.mu.Unlock()
@@ -193,13 +158,13 @@ func TestQRPage(t *testing.T) {
 	natives := f.nativeCount()
 	other := pendingOrder("20260101000000000049", 990, until)
 	other.Gateway = "alipay"
-	h.add(other)
+	h.Put(other)
 	if w := load(hd, "20260101000000000049"); w.Code != http.StatusNotFound || f.nativeCount() != natives {
 		t.Fatalf("another gateway's order: %d, %d Native requests, before %d", w.Code, f.nativeCount(), natives)
 	}
 
 	// A paid order goes to the order page.
-	h.add(&faka.Order{OrderNo: "20260101000000000048", Amount: 990, Currency: "CNY", Status: faka.StatusDelivered})
+	h.Put(&faka.Order{OrderNo: "20260101000000000048", Amount: 990, Currency: "CNY", Status: faka.StatusDelivered})
 	if w := load(hd, "20260101000000000048"); w.Code != http.StatusSeeOther {
 		t.Fatalf("paid order: %d", w.Code)
 	}

@@ -1,0 +1,60 @@
+package gatewaytest
+
+import (
+	"context"
+	"sync"
+
+	"github.com/faka-dev/faka"
+)
+
+// BuyerToken is the buyer token of every order a Host holds.
+const BuyerToken = "tok"
+
+// Host is a payment.Host over orders held in memory, for tests of a
+// gateway's own pages (the QR page). It refuses to confirm: a page under
+// test that confirms a payment fails.
+type Host struct {
+	gateway, publicURL string
+
+	mu     sync.Mutex
+	orders map[string]*faka.Order
+}
+
+// NewHost returns a Host whose orders are gateway's unless they name
+// another, with order pages under publicURL ("" for relative URLs).
+func NewHost(gateway, publicURL string) *Host {
+	return &Host{gateway: gateway, publicURL: publicURL, orders: map[string]*faka.Order{}}
+}
+
+// Put stores order o (kept, not copied: a test may change it later),
+// filling in the Host's gateway when o names none.
+func (h *Host) Put(o *faka.Order) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if o.Gateway == "" {
+		o.Gateway = h.gateway
+	}
+	h.orders[o.OrderNo] = o
+}
+
+// OrderForBuyer returns a copy of the order when token is BuyerToken.
+func (h *Host) OrderForBuyer(_ context.Context, orderNo, token string) (*faka.Order, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	o, ok := h.orders[orderNo]
+	if !ok || token != BuyerToken {
+		return nil, faka.Errorf(faka.ENotFound, "no such order")
+	}
+	c := *o
+	return &c, nil
+}
+
+// Confirm is refused: the pages under test must not confirm.
+func (h *Host) Confirm(context.Context, faka.Notification) (*faka.ConfirmResult, error) {
+	return nil, faka.Errorf(faka.EInternal, "gatewaytest: a page under test confirmed a payment")
+}
+
+// OrderURL is the order page's URL.
+func (h *Host) OrderURL(orderNo, token string) string {
+	return h.publicURL + "/orders/" + orderNo + "?token=" + token
+}
