@@ -116,3 +116,33 @@ func TestErrorCodes(t *testing.T) {
 		t.Fatalf("Error() = %q, want %q", got, "bad: cause")
 	}
 }
+
+// TestStockBounds checks the one place where a product's initial stock
+// and added units are bounded: a card product gets no units, nothing is
+// negative, and no figure can grow to overflow a column.
+func TestStockBounds(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		d     faka.Delivery
+		stock int64
+		ok    bool
+	}{
+		{faka.DeliveryCard, 0, true},
+		{faka.DeliveryCard, 3, false},
+		{faka.DeliveryManual, -1, false},
+		{faka.DeliveryManual, faka.MaxStock, true},
+		{faka.DeliveryReusable, faka.MaxStock + 1, false},
+		{faka.DeliveryReusable, 9223372036854775807, false},
+	} {
+		err := faka.CheckInitialStock(tc.d, tc.stock)
+		if (err == nil) != tc.ok || (err != nil && faka.ErrorCode(err) != faka.EInvalid) {
+			t.Errorf("CheckInitialStock(%s, %d) = %v, want ok=%v", tc.d, tc.stock, err, tc.ok)
+		}
+	}
+	for n, ok := range map[int64]bool{0: false, -5: false, 1: true, faka.MaxStock: true, faka.MaxStock + 1: false,
+		9223372036854775807: false} {
+		if err := faka.CheckStockAdd(n); (err == nil) != ok {
+			t.Errorf("CheckStockAdd(%d) = %v, want ok=%v", n, err, ok)
+		}
+	}
+}

@@ -88,7 +88,7 @@ func (l *lane) submit(r *request) {
 	l.running = true
 	l.mu.Unlock()
 	if start {
-		go l.run()
+		l.e.spawn(l.run)
 	}
 }
 
@@ -101,7 +101,7 @@ func (l *lane) requestResync() {
 	l.running = true
 	l.mu.Unlock()
 	if start {
-		go l.run()
+		l.e.spawn(l.run)
 	}
 }
 
@@ -144,7 +144,7 @@ func (l *lane) write(ctx context.Context, batch []*request) (short bool) {
 	for i, r := range batch {
 		params[i] = r.params
 	}
-	outs, err := l.e.store.ReserveBatch(ctx, l.productID, params)
+	outs, err := l.e.rules.ReserveBatch(ctx, l.productID, params)
 	if err != nil {
 		// Nothing was written: give the units back and fail the batch.
 		var back int64

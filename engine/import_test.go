@@ -26,7 +26,7 @@ type countingStore struct {
 	faka.Store
 	stockGets  atomic.Int64
 	imports    atomic.Int64
-	failImport atomic.Int64 // the KeysImport call (1-based) that fails; 0: none
+	failImport atomic.Int64 // the write transaction (1-based) that fails; 0: none
 }
 
 var errInjected = errors.New("injected failure")
@@ -36,11 +36,13 @@ func (s *countingStore) StockGet(ctx context.Context, productID int64) (faka.Sto
 	return s.Store.StockGet(ctx, productID)
 }
 
-func (s *countingStore) KeysImport(ctx context.Context, productID int64, keys []faka.SealedKey) (faka.ImportResult, error) {
+// Tx counts write transactions: in these tests, which run no sweeper and
+// no reservation, each is one batch of an import.
+func (s *countingStore) Tx(ctx context.Context, fn func(context.Context, faka.Tx) error) error {
 	if n := s.imports.Add(1); n == s.failImport.Load() {
-		return faka.ImportResult{}, errInjected
+		return errInjected
 	}
-	return s.Store.KeysImport(ctx, productID, keys)
+	return s.Store.Tx(ctx, fn)
 }
 
 // newCountingEngine is an engine on a fresh SQLite file behind a

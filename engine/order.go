@@ -57,7 +57,7 @@ var errAbandoned = errors.New("the confirmation in flight ended without an outco
 
 // confirm applies a notification through the store.
 func (e *Engine) confirm(ctx context.Context, n faka.Notification) (*faka.ConfirmResult, error) {
-	res, err := e.store.PaymentConfirm(ctx, n)
+	res, err := e.rules.PaymentConfirm(ctx, n)
 	if err != nil {
 		return nil, fmt.Errorf("confirm payment %s/%s: %w", n.Gateway, n.TradeNo, err)
 	}
@@ -136,7 +136,7 @@ func (e *Engine) OrderKeys(ctx context.Context, o *faka.Order) ([]string, error)
 
 // CancelOrder cancels a pending order and puts its stock back on sale.
 func (e *Engine) CancelOrder(ctx context.Context, orderNo string) (*faka.Order, error) {
-	o, rel, err := e.store.OrderCancel(ctx, orderNo)
+	o, rel, err := e.rules.OrderCancel(ctx, orderNo)
 	if err != nil {
 		return nil, fmt.Errorf("cancel order %s: %w", orderNo, err)
 	}
@@ -149,7 +149,7 @@ func (e *Engine) CancelOrder(ctx context.Context, orderNo string) (*faka.Order, 
 // RefundOrder marks a paid order refunded; its keys are voided, never
 // sold again. Returning the money is done at the gateway.
 func (e *Engine) RefundOrder(ctx context.Context, orderNo string) (*faka.Order, error) {
-	o, err := e.store.OrderRefund(ctx, orderNo)
+	o, err := e.rules.OrderRefund(ctx, orderNo)
 	if err != nil {
 		return nil, fmt.Errorf("refund order %s: %w", orderNo, err)
 	}
@@ -170,7 +170,7 @@ func (e *Engine) DeliverManual(ctx context.Context, orderNo, note string) (*faka
 	if len(note) > faka.MaxDescriptionLength {
 		return nil, faka.Errorf(faka.EInvalid, "note is longer than %d bytes", faka.MaxDescriptionLength)
 	}
-	o, err := e.store.OrderDeliverManual(ctx, orderNo, note)
+	o, err := e.rules.OrderDeliverManual(ctx, orderNo, note)
 	if err != nil {
 		return nil, fmt.Errorf("deliver order %s: %w", orderNo, err)
 	}

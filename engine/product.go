@@ -20,6 +20,9 @@ func (e *Engine) CreateProduct(ctx context.Context, p *faka.Product, stock int64
 	if err := p.ValidateNew(); err != nil {
 		return err
 	}
+	if err := faka.CheckInitialStock(p.Delivery, stock); err != nil {
+		return err
+	}
 	var sealed *faka.SealedKey
 	if p.Delivery == faka.DeliveryReusable {
 		sk := e.kr.SealReusable(p.ReusableKey)
@@ -102,7 +105,7 @@ func (e *Engine) Products(ctx context.Context, activeOnly bool) ([]ProductView, 
 
 // AddStock adds units to a reusable or manual product.
 func (e *Engine) AddStock(ctx context.Context, productID int64, n int64) (faka.ImportResult, error) {
-	res, err := e.store.StockAdd(ctx, productID, n)
+	res, err := e.rules.StockAdd(ctx, productID, n)
 	if err != nil {
 		return res, fmt.Errorf("add stock: %w", err)
 	}

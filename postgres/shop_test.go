@@ -11,6 +11,7 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"github.com/faka-dev/faka"
+	"github.com/faka-dev/faka/engine"
 	"github.com/faka-dev/faka/postgres"
 	"github.com/faka-dev/faka/storetest"
 )
@@ -105,7 +106,7 @@ func TestSalesByDayBoundaries(t *testing.T) {
 		params[i] = faka.ReserveParams{OrderNo: fmt.Sprintf("B%d", i), TokenHash: []byte{byte(i)}, Quantity: 1,
 			UnitPrice: 100, Amount: 100, Currency: o.currency, Email: "b@example.com", Gateway: "sandbox", TTL: time.Hour}
 	}
-	outs, err := st.ReserveBatch(ctx, p.ID, params)
+	outs, err := (engine.Rules{Store: st}).ReserveBatch(ctx, p.ID, params)
 	if err != nil {
 		t.Fatal(err)
 	}

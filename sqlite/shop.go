@@ -22,6 +22,7 @@ func (s *Store) CategoryCreate(ctx context.Context, c *faka.Category) error {
 		return err
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		ctx := context.WithoutCancel(ctx) // see Store.Tx
 		now := s.nowMS()
 		res, err := tx.ExecContext(ctx, `INSERT INTO categories (name, sort_order, created_at) VALUES (?, ?, ?)`,
 			c.Name, c.Sort, now)
@@ -43,6 +44,7 @@ func (s *Store) CategoryUpdate(ctx context.Context, c *faka.Category) error {
 		return err
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		ctx := context.WithoutCancel(ctx) // see Store.Tx
 		res, err := tx.ExecContext(ctx, `UPDATE categories SET name = ?, sort_order = ? WHERE id = ?`, c.Name, c.Sort, c.ID)
 		if err != nil {
 			return fmt.Errorf("update category %d: %w", c.ID, err)
@@ -59,6 +61,7 @@ func (s *Store) CategoryUpdate(ctx context.Context, c *faka.Category) error {
 // result does not depend on the foreign_keys pragma.
 func (s *Store) CategoryDelete(ctx context.Context, id int64) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		ctx := context.WithoutCancel(ctx) // see Store.Tx
 		if _, err := tx.ExecContext(ctx, `UPDATE products SET category_id = NULL WHERE category_id = ?`, id); err != nil {
 			return fmt.Errorf("detach products from category %d: %w", id, err)
 		}
@@ -119,6 +122,7 @@ func (s *Store) ProductShopSet(ctx context.Context, ps faka.ProductShop) error {
 		return err
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		ctx := context.WithoutCancel(ctx) // see Store.Tx
 		var cat sql.NullInt64
 		if ps.CategoryID != 0 {
 			var one int
@@ -149,6 +153,7 @@ func (s *Store) LookupTokenAdd(ctx context.Context, tokenHash []byte, orderID in
 		return faka.Errorf(faka.EInvalid, "empty lookup token")
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		ctx := context.WithoutCancel(ctx) // see Store.Tx
 		// Portable upsert: PostgreSQL spells it the same way.
 		_, err := tx.ExecContext(ctx, `INSERT INTO lookup_tokens (token_hash, order_id, created_at, expires_at)
 			VALUES (?, ?, ?, ?)
@@ -179,6 +184,7 @@ func (s *Store) LookupTokenOrders(ctx context.Context, tokenHash []byte, limit i
 func (s *Store) LookupTokensPurge(ctx context.Context) (int64, error) {
 	var n int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		ctx := context.WithoutCancel(ctx) // see Store.Tx
 		res, err := tx.ExecContext(ctx, `DELETE FROM lookup_tokens WHERE expires_at <= ?`, s.nowMS())
 		if err != nil {
 			return fmt.Errorf("purge lookup tokens: %w", err)
@@ -299,6 +305,7 @@ func (s *Store) KeyAuditAdd(ctx context.Context, a *faka.KeyAudit) error {
 		return faka.Errorf(faka.EInvalid, "audit action must be reveal or export")
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		ctx := context.WithoutCancel(ctx) // see Store.Tx
 		now := s.nowMS()
 		res, err := tx.ExecContext(ctx, `INSERT INTO key_audit (product_id, key_id, admin_id, action, keys_shown, ip, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`,

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/faka-dev/faka"
+	"github.com/faka-dev/faka/engine"
 	"github.com/faka-dev/faka/keyring"
 )
 
@@ -45,17 +46,18 @@ func RunShop(t *testing.T, open func(t *testing.T) ShopDriver) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			st := open(t)
-			tc.fn(t, &shopFixture{t: t, ctx: t.Context(), st: st, kr: shopKeyring(t)})
+			tc.fn(t, &shopFixture{t: t, ctx: t.Context(), st: st, rules: engine.Rules{Store: st}, kr: shopKeyring(t)})
 		})
 	}
 }
 
 type shopFixture struct {
-	t   *testing.T
-	ctx context.Context
-	st  ShopDriver
-	kr  *keyring.Keyring
-	seq int
+	t     *testing.T
+	ctx   context.Context
+	st    ShopDriver
+	rules engine.Rules
+	kr    *keyring.Keyring
+	seq   int
 }
 
 func shopKeyring(t *testing.T) *keyring.Keyring {
@@ -81,7 +83,7 @@ func (f *shopFixture) product(n int) *faka.Product {
 		keys[i] = f.kr.SealCard(p.ID, fmt.Sprintf("SHOP-%d-%d", p.ID, i))
 	}
 	if n > 0 {
-		if _, err := f.st.KeysImport(f.ctx, p.ID, keys); err != nil {
+		if _, err := f.rules.KeysImport(f.ctx, p.ID, keys); err != nil {
 			f.t.Fatalf("KeysImport: %v", err)
 		}
 	}
@@ -94,7 +96,7 @@ func (f *shopFixture) order(p *faka.Product, qty int, email string, paid bool) *
 	f.seq++
 	no := fmt.Sprintf("SHOP%06d", f.seq)
 	th := sha256.Sum256([]byte(no))
-	out, err := f.st.ReserveBatch(f.ctx, p.ID, []faka.ReserveParams{{
+	out, err := f.rules.ReserveBatch(f.ctx, p.ID, []faka.ReserveParams{{
 		OrderNo: no, TokenHash: th[:], Quantity: qty, UnitPrice: p.Price, Amount: p.Price * int64(qty),
 		Currency: p.Currency, Email: email, Gateway: "sandbox", TTL: time.Hour,
 	}})
@@ -103,7 +105,7 @@ func (f *shopFixture) order(p *faka.Product, qty int, email string, paid bool) *
 	}
 	o := out[0].Order
 	if paid {
-		res, err := f.st.PaymentConfirm(f.ctx, faka.Notification{Gateway: "sandbox", OrderNo: no,
+		res, err := f.rules.PaymentConfirm(f.ctx, faka.Notification{Gateway: "sandbox", OrderNo: no,
 			TradeNo: "T" + no, Amount: o.Amount, Currency: o.Currency})
 		if err != nil {
 			f.t.Fatalf("PaymentConfirm: %v", err)
@@ -375,7 +377,7 @@ func testSalesByDay(t *testing.T, f *shopFixture) {
 	f.order(p, 2, "s2@example.com", true)
 	f.order(p, 1, "s3@example.com", false)
 	refunded := f.order(p, 1, "s4@example.com", true)
-	if _, err := f.st.OrderRefund(f.ctx, refunded.OrderNo); err != nil {
+	if _, err := f.rules.OrderRefund(f.ctx, refunded.OrderNo); err != nil {
 		t.Fatal(err)
 	}
 	now, _ := f.st.Now(f.ctx)

@@ -11,6 +11,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/faka-dev/faka"
+	"github.com/faka-dev/faka/engine"
 )
 
 // testStateMachine drives one product of the store through random
@@ -36,7 +37,7 @@ func (s *suite) testStateMachine(t *testing.T) {
 		}
 		m := &machine{
 			t:        rt,
-			b:        &bundle{ctx: ctx, st: st, kr: kr, reusable: map[int64]string{}},
+			b:        &bundle{ctx: ctx, st: st, rules: engine.Rules{Store: st}, kr: kr, reusable: map[int64]string{}},
 			case_:    cases,
 			imported: map[string]int{},
 			units:    faka.Stock{Imported: initial, Available: initial},
@@ -223,11 +224,11 @@ func (m *machine) restock(t *rapid.T) {
 			m.avail = append(m.avail, s)
 			want.Imported++
 		}
-		res, err = m.b.st.KeysImport(m.b.ctx, m.p.ID, m.b.seal(m.p, secrets...))
+		res, err = m.b.rules.KeysImport(m.b.ctx, m.p.ID, m.b.seal(m.p, secrets...))
 	} else {
 		n := rapid.Int64Range(1, 5).Draw(t, "units")
 		want.Imported = int(n)
-		res, err = m.b.st.StockAdd(m.b.ctx, m.p.ID, n)
+		res, err = m.b.rules.StockAdd(m.b.ctx, m.p.ID, n)
 	}
 	if err != nil {
 		t.Fatalf("restock: %v", err)
@@ -254,7 +255,7 @@ func (m *machine) reserveN(t *rapid.T, qs []int) {
 		batch[i] = faka.ReserveParams{OrderNo: no, TokenHash: tokenHash(no), Quantity: q, UnitPrice: m.p.Price,
 			Amount: m.p.Price * int64(q), Currency: m.p.Currency, Email: "sm@example.com", Gateway: "sandbox", TTL: longTTL}
 	}
-	out, err := m.b.st.ReserveBatch(m.b.ctx, m.p.ID, batch)
+	out, err := m.b.rules.ReserveBatch(m.b.ctx, m.p.ID, batch)
 	if err != nil {
 		t.Fatalf("ReserveBatch: %v", err)
 	}
@@ -312,7 +313,7 @@ func (m *machine) payOrder(t *rapid.T, o *smOrder) {
 		Amount: o.o.Amount, Currency: o.o.Currency}
 	was := o.status
 	outcome, lateUnits := m.applyPayment(o)
-	res, err := m.b.st.PaymentConfirm(m.b.ctx, n)
+	res, err := m.b.rules.PaymentConfirm(m.b.ctx, n)
 	if err != nil {
 		t.Fatalf("pay %s order %s: %v", was, o.o.OrderNo, err)
 	}
@@ -337,7 +338,7 @@ func (m *machine) repeatPayment(t *rapid.T) {
 		}
 	}
 	tr := m.trades[rapid.IntRange(0, len(m.trades)-1).Draw(t, "trade")]
-	res, err := m.b.st.PaymentConfirm(m.b.ctx, tr.n)
+	res, err := m.b.rules.PaymentConfirm(m.b.ctx, tr.n)
 	if err != nil {
 		t.Fatalf("repeat of %s: %v", tr.n.TradeNo, err)
 	}
@@ -359,7 +360,7 @@ func (m *machine) wrongPayment(t *rapid.T) {
 	} else {
 		n.Amount += rapid.SampledFrom([]int64{-1, 1, o.o.Amount}).Draw(t, "amount change")
 	}
-	_, err := m.b.st.PaymentConfirm(m.b.ctx, n)
+	_, err := m.b.rules.PaymentConfirm(m.b.ctx, n)
 	if faka.ErrorCode(err) != faka.EInvalid {
 		t.Fatalf("tampered payment of %s order: %v; want an invalid error", o.status, err)
 	}
@@ -372,7 +373,7 @@ func (m *machine) cancel(t *rapid.T) {
 }
 
 func (m *machine) cancelOrder(t *rapid.T, o *smOrder) {
-	got, rel, err := m.b.st.OrderCancel(m.b.ctx, o.o.OrderNo)
+	got, rel, err := m.b.rules.OrderCancel(m.b.ctx, o.o.OrderNo)
 	if o.status != faka.StatusPending {
 		if faka.ErrorCode(err) != faka.EInvalidState {
 			t.Fatalf("cancel of %s order: %v; want an invalid-state error", o.status, err)
@@ -423,7 +424,7 @@ func (m *machine) refund(t *rapid.T) {
 	if o == nil {
 		return
 	}
-	got, err := m.b.st.OrderRefund(m.b.ctx, o.o.OrderNo)
+	got, err := m.b.rules.OrderRefund(m.b.ctx, o.o.OrderNo)
 	switch o.status {
 	case faka.StatusPaid, faka.StatusDelivered, faka.StatusPaidAwaitingStock:
 	default:
@@ -452,7 +453,7 @@ func (m *machine) deliverManual(t *rapid.T) {
 		return
 	}
 	note := fmt.Sprintf("delivered by hand %d", m.next())
-	got, err := m.b.st.OrderDeliverManual(m.b.ctx, o.o.OrderNo, note)
+	got, err := m.b.rules.OrderDeliverManual(m.b.ctx, o.o.OrderNo, note)
 	switch {
 	case m.p.Delivery != faka.DeliveryManual:
 		if faka.ErrorCode(err) != faka.EInvalid {
