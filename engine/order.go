@@ -25,7 +25,7 @@ func (e *Engine) ConfirmPayment(ctx context.Context, n faka.Notification) (*faka
 	switch {
 	case n.Gateway == "" || n.TradeNo == "" || n.OrderNo == "":
 		return nil, faka.Errorf(faka.EInvalid, "a notification needs gateway, trade_no and order_no")
-	case len(n.TradeNo) > 128 || len(n.OrderNo) > 64:
+	case len(n.TradeNo) > faka.MaxTradeNoLength || len(n.OrderNo) > faka.MaxOrderNoLength:
 		return nil, faka.Errorf(faka.EInvalid, "trade_no or order_no is too long")
 	case n.Amount <= 0:
 		return nil, faka.Errorf(faka.EInvalid, "amount must be positive")
@@ -81,7 +81,7 @@ func (e *Engine) Order(ctx context.Context, orderNo string) (*faka.Order, error)
 // that the other exists.
 func (e *Engine) OrderForBuyer(ctx context.Context, orderNo, token string) (*faka.Order, error) {
 	notFound := faka.Errorf(faka.ENotFound, "no order with that number and token")
-	if orderNo == "" || token == "" || len(orderNo) > 64 || len(token) > 256 {
+	if orderNo == "" || token == "" || len(orderNo) > faka.MaxOrderNoLength || len(token) > faka.MaxTokenLength {
 		return nil, notFound
 	}
 	o, err := e.store.OrderGet(ctx, orderNo)

@@ -40,6 +40,7 @@ func (s *suite) testStateMachine(t *testing.T) {
 			b:        &bundle{ctx: ctx, st: st, rules: engine.Rules{Store: st}, kr: kr, reusable: map[int64]string{}},
 			case_:    cases,
 			imported: map[string]int{},
+			idemUsed: map[string]bool{},
 			units:    faka.Stock{Imported: initial, Available: initial},
 		}
 		p := newProduct(fmt.Sprintf("state machine %d", cases), d, longTTL)
@@ -63,15 +64,16 @@ func (s *suite) testStateMachine(t *testing.T) {
 		// steps of each case: every step is a transaction, and a pure-Go
 		// SQLite under -race makes long cases slow.
 		actions := map[string]func(*rapid.T){
-			"restock":        m.restock,
-			"reserve":        m.reserve,
-			"pay":            m.pay,
-			"repeat payment": m.repeatPayment,
-			"wrong payment":  m.wrongPayment,
-			"cancel":         m.cancel,
-			"cancel and pay": m.cancelAndPay,
-			"refund":         m.refund,
-			"deliver manual": m.deliverManual,
+			"restock":            m.restock,
+			"reserve":            m.reserve,
+			"reserve idempotent": m.reserveIdempotent,
+			"pay":                m.pay,
+			"repeat payment":     m.repeatPayment,
+			"wrong payment":      m.wrongPayment,
+			"cancel":             m.cancel,
+			"cancel and pay":     m.cancelAndPay,
+			"refund":             m.refund,
+			"deliver manual":     m.deliverManual,
 		}
 		// Weights: the paths that move stock come up more often.
 		names := slices.Sorted(maps.Keys(actions))
@@ -116,6 +118,7 @@ type machine struct {
 	avail    []string       // available card secrets, oldest first
 	units    faka.Stock
 	orders   []*smOrder
+	idemUsed map[string]bool // Idempotency-Keys spent on an order
 	trades   []smTrade
 	seq      int
 }
@@ -243,17 +246,39 @@ func (m *machine) restock(t *rapid.T) {
 
 func (m *machine) reserve(t *rapid.T) {
 	qs := rapid.SliceOfN(rapid.IntRange(1, 3), 1, 4).Draw(t, "quantities")
-	m.reserveN(t, qs)
+	m.reserveN(t, qs, nil)
 }
 
-// reserveN reserves for one buyer of each quantity, in one batch.
-func (m *machine) reserveN(t *rapid.T, qs []int) {
+// reserveIdempotent reserves for buyers who carry Idempotency-Keys from a
+// small pool, so that keys used before, and twins inside one batch, come
+// up: a used key is refused with a conflict before any stock is handed
+// out, and a key is spent only by a buyer who got an order.
+func (m *machine) reserveIdempotent(t *rapid.T) {
+	qs := rapid.SliceOfN(rapid.IntRange(1, 3), 1, 4).Draw(t, "quantities")
+	keys := make([]string, len(qs))
+	for i := range keys {
+		keys[i] = fmt.Sprintf("SM%d-IDEM-%d", m.case_, rapid.IntRange(0, 3).Draw(t, "key"))
+	}
+	m.reserveN(t, qs, keys)
+}
+
+// reserveN reserves for one buyer of each quantity, in one batch; keys,
+// when not nil, are the buyers' Idempotency-Keys.
+func (m *machine) reserveN(t *rapid.T, qs []int, keys []string) {
 	n := len(qs)
 	batch := make([]faka.ReserveParams, n)
+	conflict := make([]bool, n)
+	inBatch := map[string]bool{}
 	for i, q := range qs {
 		no := fmt.Sprintf("SM%d-O%d", m.case_, m.next())
 		batch[i] = faka.ReserveParams{OrderNo: no, TokenHash: tokenHash(no), Quantity: q, UnitPrice: m.p.Price,
 			Amount: m.p.Price * int64(q), Currency: m.p.Currency, Email: "sm@example.com", Gateway: "sandbox", TTL: longTTL}
+		if keys != nil {
+			k := keys[i]
+			batch[i].IdempotencyKey, batch[i].RequestHash, batch[i].SealedToken = k, tokenHash(no), []byte(no)
+			conflict[i] = m.idemUsed[k] || inBatch[k]
+			inBatch[k] = true
+		}
 	}
 	out, err := m.b.rules.ReserveBatch(m.b.ctx, m.p.ID, batch)
 	if err != nil {
@@ -263,6 +288,12 @@ func (m *machine) reserveN(t *rapid.T, qs []int) {
 		t.Fatalf("ReserveBatch: %d outcomes for %d buyers", len(out), n)
 	}
 	for i, prm := range batch {
+		if conflict[i] {
+			if faka.ErrorCode(out[i].Err) != faka.EConflict {
+				t.Fatalf("buyer %d with the used Idempotency-Key %q: %v, %v; want a conflict", i, prm.IdempotencyKey, out[i].Order, out[i].Err)
+			}
+			continue
+		}
 		o := &smOrder{o: &faka.Order{OrderNo: prm.OrderNo, Quantity: prm.Quantity}, status: faka.StatusPending}
 		if !m.claim(o, faka.KeyReserved) {
 			if faka.ErrorCode(out[i].Err) != faka.ESoldOut {
@@ -275,6 +306,9 @@ func (m *machine) reserveN(t *rapid.T, qs []int) {
 		}
 		o.o = out[i].Order
 		m.orders = append(m.orders, o)
+		if prm.IdempotencyKey != "" {
+			m.idemUsed[prm.IdempotencyKey] = true
+		}
 	}
 }
 
@@ -413,7 +447,7 @@ func (m *machine) cancelAndPay(t *rapid.T) {
 	m.cancelOrder(t, o)
 	m.check(t)
 	if m.units.Available > 0 && rapid.Bool().Draw(t, "others take the stock first") {
-		m.reserveN(t, []int{int(m.units.Available)})
+		m.reserveN(t, []int{int(m.units.Available)}, nil)
 		m.check(t)
 	}
 	m.payOrder(t, o)

@@ -83,6 +83,12 @@ func (s *suite) tests() []namedTest {
 		{"Idempotency", s.testIdempotency},
 		{"IdempotencyWithinBatch", s.testIdempotencyWithinBatch},
 		{"IdempotencySoldOutNotStored", s.testIdempotencySoldOutNotStored},
+		{"ScarceIdempotencyTwin", s.testScarceIdempotencyTwin},
+		{"BatchBadQuantity", s.testBatchBadQuantity},
+		{"BatchLaterSmallerFits", s.testBatchLaterSmallerFits},
+		{"PaymentRacesExpiry", s.testPaymentRacesExpiry},
+		{"DuplicateConfirmTogether", s.testDuplicateConfirmTogether},
+		{"TxOutlivesCaller", s.testTxOutlivesCaller},
 
 		{"PaymentConfirmDelivers", s.testPaymentConfirmDelivers},
 		{"PaymentConfirmDuplicate", s.testPaymentConfirmDuplicate},
