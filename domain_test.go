@@ -2,6 +2,8 @@ package faka_test
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,7 +38,7 @@ func TestTransitions(t *testing.T) {
 				t.Errorf("%s → %s: allowed=%v", from, to, got)
 			}
 			if err := faka.Transition(from, to); (err == nil) != got ||
-				(err != nil && !errors.Is(err, faka.ErrInvalidTransition)) {
+				(err != nil && faka.ErrorCode(err) != faka.EInvalidState) {
 				t.Errorf("Transition(%s, %s) = %v", from, to, err)
 			}
 		}
@@ -97,9 +99,13 @@ func TestNormalizeEmail(t *testing.T) {
 
 func TestErrorCodes(t *testing.T) {
 	t.Parallel()
-	err := faka.Errorf(faka.ESoldOut, "only %d left", 2)
-	if !errors.Is(err, faka.ErrSoldOut) || errors.Is(err, faka.ErrNotFound) {
-		t.Fatal("errors.Is does not match by code")
+	err := fmt.Errorf("reserve: %w", faka.Errorf(faka.ESoldOut, "only %d left", 2))
+	if faka.ErrorCode(err) != faka.ESoldOut || faka.ErrorCode(nil) != "" {
+		t.Fatalf("ErrorCode(%v) = %q, want sold_out through the wrapping", err, faka.ErrorCode(err))
+	}
+	// A sentinel says what it means, also wrapped: never "reserve: ".
+	if got := fmt.Errorf("reserve: %w", faka.ErrSoldOut).Error(); got == "reserve: " || !strings.HasPrefix(got, "reserve: Sold out") {
+		t.Fatalf("wrapped sentinel prints %q", got)
 	}
 	if faka.ErrorCode(errors.New("boom")) != faka.EInternal || faka.ErrorMessage(errors.New("secret detail")) == "secret detail" {
 		t.Fatal("an internal error leaks its detail")

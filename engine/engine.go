@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/faka-dev/faka"
 	"github.com/faka-dev/faka/keyring"
 )
@@ -54,8 +56,8 @@ type Engine struct {
 	mu       sync.Mutex
 	lanes    map[int64]*lane
 	products map[int64]*faka.Product
-	inflight map[string]bool // Idempotency-Keys being served now
-	confirms confirmFlights  // payment confirmations in flight
+	inflight map[string]bool    // Idempotency-Keys being served now
+	confirms singleflight.Group // payment confirmations in flight, by trade
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup

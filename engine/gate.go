@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/faka-dev/faka"
 )
 
@@ -30,9 +32,8 @@ type lane struct {
 	queue   []*request
 	running bool
 	resync  bool // the runner should re-read the database before the next batch
-	// seeding is closed when the counter's seeding under way ends (see
-	// seed); nil when none is.
-	seeding chan struct{}
+
+	seeding singleflight.Group // the one load of the counter under way (see seed)
 }
 
 // request is one reservation waiting in a lane.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -30,30 +29,41 @@ func (e *Engine) ConfirmPayment(ctx context.Context, n faka.Notification) (*faka
 	case n.Amount <= 0:
 		return nil, faka.Errorf(faka.EInvalid, "amount must be positive")
 	}
+	// The first copy runs on a context its request cannot cancel, so that
+	// a gateway that hangs up does not fail the copies waiting for it.
 	key := n.Gateway + "\x00" + n.TradeNo
-	f, first := e.confirms.join(key)
-	if !first {
-		select {
-		case <-f.done:
-		case <-ctx.Done():
-			return nil, fmt.Errorf("confirm payment %s/%s: %w", n.Gateway, n.TradeNo, ctx.Err())
-		}
-		if f.err == nil {
-			return f.res.asDuplicate(), nil
-		}
-		// The first copy failed — perhaps for reasons of its own, such as a
-		// request that went away: this one tries by itself.
+	ran := false
+	v, err, _ := e.confirms.Do(key, func() (any, error) {
+		ran = true
+		return e.confirm(context.WithoutCancel(ctx), n)
+	})
+	switch {
+	case ran:
+		res, _ := v.(*faka.ConfirmResult)
+		return res, err
+	case err != nil:
+		// The first copy failed, perhaps for reasons of its own: this one
+		// tries by itself.
 		return e.confirm(ctx, n)
 	}
-	res, err := (*faka.ConfirmResult)(nil), errAbandoned
-	defer func() { e.confirms.finish(key, f, res, err) }()
-	res, err = e.confirm(ctx, n)
-	return res, err
+	return asDuplicate(v.(*faka.ConfirmResult)), nil
 }
 
-// errAbandoned is what copies of a notification see when the first copy's
-// confirmation ended without an outcome (a panic); they try by themselves.
-var errAbandoned = errors.New("the confirmation in flight ended without an outcome")
+// asDuplicate returns a confirmation's outcome as another copy of the
+// notification sees it: the trade applied before it, nothing changed by
+// it. Each caller gets its own copies of the order and payment.
+func asDuplicate(r *faka.ConfirmResult) *faka.ConfirmResult {
+	out := faka.ConfirmResult{Duplicate: true}
+	if r.Order != nil {
+		o := *r.Order
+		out.Order = &o
+	}
+	if r.Payment != nil {
+		p := *r.Payment
+		out.Payment = &p
+	}
+	return &out
+}
 
 // confirm applies a notification through the store.
 func (e *Engine) confirm(ctx context.Context, n faka.Notification) (*faka.ConfirmResult, error) {
