@@ -60,7 +60,6 @@ func (e *Error) Error() string {
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
-
 // Errorf returns an *Error with the given code and a formatted message.
 // A %w verb in format wraps its operand as the cause.
 func Errorf(code, format string, args ...any) *Error {
