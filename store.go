@@ -92,8 +92,10 @@ type Store interface {
 
 	// ProductCreate stores p and sets its ID and CreatedAt. For a reusable
 	// product, reusable is its sealed key; for counted products (reusable,
-	// manual) stock is the initial number of units.
-	ProductCreate(ctx context.Context, p *Product, reusable *SealedKey, stock int64) error
+	// manual) stock is the initial number of units; shop, when not nil, is
+	// its presentation, saved in the same transaction (an unknown category
+	// is EInvalid and creates nothing).
+	ProductCreate(ctx context.Context, p *Product, reusable *SealedKey, stock int64, shop *ProductShop) error
 	// ProductGet returns one product (ReusableKey left empty).
 	ProductGet(ctx context.Context, id int64) (*Product, error)
 	// ProductList returns products by ID; only active ones if activeOnly.

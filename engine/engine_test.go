@@ -57,7 +57,7 @@ func newEngine(tb testing.TB, sweep, resync time.Duration) (*engine.Engine, *sql
 func (b bundle) product(t *testing.T, ttl time.Duration, keys int) *faka.Product {
 	t.Helper()
 	p := &faka.Product{Name: "Game card", Price: 990, Currency: "CNY", ReservationTTL: ttl, Active: true}
-	if err := b.e.CreateProduct(context.Background(), p, 0); err != nil {
+	if err := b.e.CreateProduct(context.Background(), p, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	var sb strings.Builder

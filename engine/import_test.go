@@ -68,7 +68,7 @@ func newCountingEngine(t *testing.T, batchSize int) (*engine.Engine, *countingSt
 	}
 	t.Cleanup(e.Close)
 	p := &faka.Product{Name: "Card", Price: 100, Currency: "CNY", ReservationTTL: time.Hour, Active: true}
-	if err := e.CreateProduct(ctx, p, 0); err != nil {
+	if err := e.CreateProduct(ctx, p, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	return e, cs, p

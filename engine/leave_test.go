@@ -59,7 +59,7 @@ func TestBuyerWhoLeaves(t *testing.T) {
 	}
 	defer e.Close() // not started: no sweeper writes behind the test's back
 	p := &faka.Product{Name: "Held card", Price: 500, Currency: "CNY", Active: true}
-	if err := e.CreateProduct(ctx, p, 0); err != nil {
+	if err := e.CreateProduct(ctx, p, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.ImportKeyList(ctx, p.ID, []string{"LEAVE-1", "LEAVE-2", "LEAVE-3"}); err != nil {

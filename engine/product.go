@@ -14,8 +14,10 @@ type ProductView struct {
 }
 
 // CreateProduct validates and stores a product. stock is the initial number
-// of units of a reusable or manual product (card products import keys).
-func (e *Engine) CreateProduct(ctx context.Context, p *faka.Product, stock int64) error {
+// of units of a reusable or manual product (card products import keys);
+// shop, when not nil, is its presentation in the shop, stored in the same
+// transaction.
+func (e *Engine) CreateProduct(ctx context.Context, p *faka.Product, stock int64, shop *faka.ProductShop) error {
 	p.Normalize()
 	if err := p.ValidateNew(); err != nil {
 		return err
@@ -28,7 +30,7 @@ func (e *Engine) CreateProduct(ctx context.Context, p *faka.Product, stock int64
 		sk := e.kr.SealReusable(p.ReusableKey)
 		sealed = &sk
 	}
-	if err := e.store.ProductCreate(ctx, p, sealed, stock); err != nil {
+	if err := e.store.ProductCreate(ctx, p, sealed, stock, shop); err != nil {
 		return fmt.Errorf("create product: %w", err)
 	}
 	cp := *p

@@ -56,7 +56,7 @@ func openPGBench(b *testing.B) *pgBench {
 	})
 	p := &faka.Product{Name: "bench", Price: 100, Currency: "CNY", Delivery: faka.DeliveryCard,
 		ReservationTTL: time.Hour, MinQuantity: 1, MaxQuantity: 10, Active: true}
-	if err := st.ProductCreate(context.Background(), p, nil, 0); err != nil {
+	if err := st.ProductCreate(context.Background(), p, nil, 0, nil); err != nil {
 		b.Fatal(err)
 	}
 	return &pgBench{st: st, pid: p.ID}

@@ -25,7 +25,12 @@ func scanProduct(row pgx.Row) (*faka.Product, error) {
 }
 
 // ProductCreate implements faka.Store.
-func (s *Store) ProductCreate(ctx context.Context, p *faka.Product, reusable *faka.SealedKey, stock int64) error {
+func (s *Store) ProductCreate(ctx context.Context, p *faka.Product, reusable *faka.SealedKey, stock int64, shop *faka.ProductShop) error {
+	if shop != nil {
+		if err := shop.Validate(); err != nil {
+			return err
+		}
+	}
 	var hash, ct []byte
 	if reusable != nil {
 		hash, ct = reusable.Hash, reusable.Ciphertext
@@ -40,8 +45,14 @@ func (s *Store) ProductCreate(ctx context.Context, p *faka.Product, reusable *fa
 			return fmt.Errorf("insert product: %w", err)
 		}
 		if stock > 0 {
-			return (&tx{tx: ptx}).AppendLedger(ctx, []faka.LedgerEntry{{ProductID: p.ID, Event: faka.LedgerImport,
-				Available: stock}})
+			if err := (&tx{tx: ptx}).AppendLedger(ctx, []faka.LedgerEntry{{ProductID: p.ID, Event: faka.LedgerImport,
+				Available: stock}}); err != nil {
+				return err
+			}
+		}
+		if shop != nil {
+			shop.ProductID = p.ID
+			return setProductShop(ctx, ptx, *shop)
 		}
 		return nil
 	})

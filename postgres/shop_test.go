@@ -30,7 +30,7 @@ func TestKeyAuditAppendOnly(t *testing.T) {
 	st := openShop(t)
 	p := &faka.Product{Name: "audited", Price: 1, Currency: "CNY", Delivery: faka.DeliveryCard,
 		ReservationTTL: time.Minute, MinQuantity: 1, MaxQuantity: 1}
-	if err := st.ProductCreate(ctx, p, nil, 0); err != nil {
+	if err := st.ProductCreate(ctx, p, nil, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	a := &faka.KeyAudit{ProductID: p.ID, Action: faka.AuditExport}
@@ -55,7 +55,7 @@ func TestMigrationsDownAndUp(t *testing.T) {
 	st := openShop(t)
 	p := &faka.Product{Name: "kept", Price: 1, Currency: "CNY", Delivery: faka.DeliveryCard,
 		ReservationTTL: time.Minute, MinQuantity: 1, MaxQuantity: 1}
-	if err := st.ProductCreate(ctx, p, nil, 0); err != nil {
+	if err := st.ProductCreate(ctx, p, nil, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	db := stdlib.OpenDBFromPool(st.Pool())
@@ -85,7 +85,7 @@ func TestSalesByDayBoundaries(t *testing.T) {
 	st := openShop(t)
 	p := &faka.Product{Name: "counted", Price: 100, Currency: "CNY", Delivery: faka.DeliveryManual,
 		ReservationTTL: time.Hour, MinQuantity: 1, MaxQuantity: 1, Active: true}
-	if err := st.ProductCreate(ctx, p, nil, 10); err != nil {
+	if err := st.ProductCreate(ctx, p, nil, 10, nil); err != nil {
 		t.Fatal(err)
 	}
 	from := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC).Add(1500 * time.Microsecond) // cut to …001ms

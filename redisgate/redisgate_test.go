@@ -157,7 +157,7 @@ func newEngine(t *testing.T, counter engine.Counter, keys int) bundle {
 	e.Start(ctx)
 	t.Cleanup(e.Close)
 	p := &faka.Product{Name: "p", Price: 100, Currency: "CNY", Active: true, MaxQuantity: 3}
-	if err := e.CreateProduct(ctx, p, 0); err != nil {
+	if err := e.CreateProduct(ctx, p, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	var sb strings.Builder

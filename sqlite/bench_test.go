@@ -36,7 +36,7 @@ func openBench(b *testing.B) *benchStore {
 	b.Cleanup(func() { st.Close() })
 	p := &faka.Product{Name: "bench", Price: 100, Currency: "CNY", Delivery: faka.DeliveryCard,
 		ReservationTTL: time.Hour, MinQuantity: 1, MaxQuantity: 10, Active: true}
-	if err := st.ProductCreate(context.Background(), p, nil, 0); err != nil {
+	if err := st.ProductCreate(context.Background(), p, nil, 0, nil); err != nil {
 		b.Fatal(err)
 	}
 	return &benchStore{st: st, pid: p.ID}

@@ -31,7 +31,7 @@ func TestCheckpointsOffTheCommitPath(t *testing.T) {
 		defer st.Close()
 		p := &faka.Product{Name: "ckpt", Price: 100, Currency: "CNY", Delivery: faka.DeliveryCard,
 			ReservationTTL: time.Hour, MinQuantity: 1, MaxQuantity: 1, Active: true}
-		if err := st.ProductCreate(ctx, p, nil, 0); err != nil {
+		if err := st.ProductCreate(ctx, p, nil, 0, nil); err != nil {
 			t.Fatal(err)
 		}
 		before := fileSize(t, path)

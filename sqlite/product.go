@@ -29,7 +29,12 @@ func scanProduct(row scanner) (*faka.Product, error) {
 }
 
 // ProductCreate implements faka.Store.
-func (s *Store) ProductCreate(ctx context.Context, p *faka.Product, reusable *faka.SealedKey, stock int64) error {
+func (s *Store) ProductCreate(ctx context.Context, p *faka.Product, reusable *faka.SealedKey, stock int64, shop *faka.ProductShop) error {
+	if shop != nil {
+		if err := shop.Validate(); err != nil {
+			return err
+		}
+	}
 	var hash, ct []byte
 	if reusable != nil {
 		hash, ct = reusable.Hash, reusable.Ciphertext
@@ -58,6 +63,10 @@ func (s *Store) ProductCreate(ctx context.Context, p *faka.Product, reusable *fa
 		}
 		p.ID = id
 		p.CreatedAt = time.UnixMilli(now)
+		if shop != nil {
+			shop.ProductID = id
+			return setProductShop(ctx, stx, *shop)
+		}
 		return nil
 	})
 }

@@ -43,7 +43,7 @@ func newFixture(t *testing.T) fixture {
 
 	card := &faka.Product{Name: "c", Price: 100, Currency: "CNY", Delivery: faka.DeliveryCard,
 		ReservationTTL: time.Minute, MinQuantity: 1, MaxQuantity: 5, Active: true}
-	if err := st.ProductCreate(ctx, card, nil, 0); err != nil {
+	if err := st.ProductCreate(ctx, card, nil, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	var keys []faka.SealedKey
@@ -56,7 +56,7 @@ func newFixture(t *testing.T) fixture {
 	sk := kr.SealReusable("R")
 	reusable := &faka.Product{Name: "r", Price: 100, Currency: "CNY", Delivery: faka.DeliveryReusable,
 		ReservationTTL: time.Minute, MinQuantity: 1, MaxQuantity: 5, Active: true}
-	if err := st.ProductCreate(ctx, reusable, &sk, 10); err != nil {
+	if err := st.ProductCreate(ctx, reusable, &sk, 10, nil); err != nil {
 		t.Fatal(err)
 	}
 	reserve := func(pid int64, no string) *faka.Order {

@@ -122,29 +122,33 @@ func (s *Store) ProductShopSet(ctx context.Context, ps faka.ProductShop) error {
 		return err
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		ctx := context.WithoutCancel(ctx) // see Store.Tx
-		var cat sql.NullInt64
-		if ps.CategoryID != 0 {
-			var one int
-			err := tx.QueryRowContext(ctx, `SELECT 1 FROM categories WHERE id = ?`, ps.CategoryID).Scan(&one)
-			if err == sql.ErrNoRows {
-				return faka.Errorf(faka.EInvalid, "category %d does not exist", ps.CategoryID)
-			}
-			if err != nil {
-				return fmt.Errorf("check category %d: %w", ps.CategoryID, err)
-			}
-			cat = sql.NullInt64{Int64: ps.CategoryID, Valid: true}
-		}
-		res, err := tx.ExecContext(ctx, `UPDATE products SET category_id = ?, stock_display = ?, low_stock = ? WHERE id = ?`,
-			cat, string(ps.StockDisplay), ps.LowStock, ps.ProductID)
-		if err != nil {
-			return fmt.Errorf("update product %d presentation: %w", ps.ProductID, err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return faka.Errorf(faka.ENotFound, "product %d not found", ps.ProductID)
-		}
-		return nil
+		return setProductShop(context.WithoutCancel(ctx), tx, ps) // see Store.Tx
 	})
+}
+
+// setProductShop saves a product's presentation inside a transaction.
+func setProductShop(ctx context.Context, tx *sql.Tx, ps faka.ProductShop) error {
+	var cat sql.NullInt64
+	if ps.CategoryID != 0 {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM categories WHERE id = ?`, ps.CategoryID).Scan(&one)
+		if err == sql.ErrNoRows {
+			return faka.Errorf(faka.EInvalid, "category %d does not exist", ps.CategoryID)
+		}
+		if err != nil {
+			return fmt.Errorf("check category %d: %w", ps.CategoryID, err)
+		}
+		cat = sql.NullInt64{Int64: ps.CategoryID, Valid: true}
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE products SET category_id = ?, stock_display = ?, low_stock = ? WHERE id = ?`,
+		cat, string(ps.StockDisplay), ps.LowStock, ps.ProductID)
+	if err != nil {
+		return fmt.Errorf("update product %d presentation: %w", ps.ProductID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return faka.Errorf(faka.ENotFound, "product %d not found", ps.ProductID)
+	}
+	return nil
 }
 
 // LookupTokenAdd implements faka.ShopStore.

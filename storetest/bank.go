@@ -260,7 +260,7 @@ func (bk *bank) newProduct(ctx context.Context, d faka.Delivery, ttl time.Durati
 		p.ReusableKey = fmt.Sprintf("BANK-LOOP-KEY-%d", bk.seq.Add(1))
 		bp.loopKey = p.ReusableKey
 	}
-	if err := bk.e.CreateProduct(ctx, p, units); err != nil {
+	if err := bk.e.CreateProduct(ctx, p, units, nil); err != nil {
 		t.Fatalf("CreateProduct(%s): %v", d, err)
 	}
 	bp.p = p

@@ -76,7 +76,7 @@ func (s *suite) testProductCreateGet(t *testing.T) {
 		MaxQuantity:    7,
 		Active:         true,
 	}
-	if err := b.st.ProductCreate(b.ctx, p, nil, 0); err != nil {
+	if err := b.st.ProductCreate(b.ctx, p, nil, 0, nil); err != nil {
 		t.Fatalf("ProductCreate: %v", err)
 	}
 	b.check()
@@ -91,7 +91,7 @@ func (s *suite) testProductCreateGet(t *testing.T) {
 	q := newProduct("inactive manual", faka.DeliveryManual, 24*time.Hour)
 	q.Active = false
 	q.MaxQuantity = faka.MaxQuantityLimit
-	if err := b.st.ProductCreate(b.ctx, q, nil, 0); err != nil {
+	if err := b.st.ProductCreate(b.ctx, q, nil, 0, nil); err != nil {
 		t.Fatalf("ProductCreate: %v", err)
 	}
 	b.check()
@@ -144,7 +144,7 @@ func (s *suite) testProductList(t *testing.T) {
 	c := b.product(faka.DeliveryReusable, longTTL, 5)
 	inactive := newProduct("inactive", faka.DeliveryManual, longTTL)
 	inactive.Active = false
-	if err := b.st.ProductCreate(b.ctx, inactive, nil, 2); err != nil {
+	if err := b.st.ProductCreate(b.ctx, inactive, nil, 2, nil); err != nil {
 		t.Fatalf("ProductCreate: %v", err)
 	}
 	b.check()
@@ -210,7 +210,7 @@ func (s *suite) testProductCountedStock(t *testing.T) {
 	p := newProduct("reusable", faka.DeliveryReusable, longTTL)
 	p.ReusableKey = "PLAINTEXT-LOOP-KEY"
 	sk := b.kr.SealReusable(p.ReusableKey)
-	if err := b.st.ProductCreate(b.ctx, p, &sk, 10); err != nil {
+	if err := b.st.ProductCreate(b.ctx, p, &sk, 10, nil); err != nil {
 		t.Fatalf("ProductCreate(reusable): %v", err)
 	}
 	b.check()

@@ -33,6 +33,7 @@ func RunShop(t *testing.T, open func(t *testing.T) ShopDriver) {
 	}{
 		{"Categories", testCategories},
 		{"ProductShop", testProductShop},
+		{"ProductCreateWithShop", testProductCreateWithShop},
 		{"LookupTokens", testLookupTokens},
 		{"KeyListAndSealed", testKeyList},
 		{"KeyAudit", testKeyAudit},
@@ -75,7 +76,7 @@ func (f *shopFixture) product(n int) *faka.Product {
 	f.seq++
 	p := &faka.Product{Name: fmt.Sprintf("shop product %d", f.seq), Price: 990, Currency: "CNY",
 		Delivery: faka.DeliveryCard, ReservationTTL: time.Hour, MinQuantity: 1, MaxQuantity: 10, Active: true}
-	if err := f.st.ProductCreate(f.ctx, p, nil, 0); err != nil {
+	if err := f.st.ProductCreate(f.ctx, p, nil, 0, nil); err != nil {
 		f.t.Fatalf("ProductCreate: %v", err)
 	}
 	keys := make([]faka.SealedKey, n)
@@ -189,6 +190,38 @@ func testProductShop(t *testing.T, f *shopFixture) {
 	if err != nil || got.Name != p.Name || got.Price != p.Price || !got.Active {
 		t.Fatalf("product after ProductShopSet: %v %+v", err, got)
 	}
+}
+
+// testProductCreateWithShop: a product and its presentation are created
+// in one transaction; a refused presentation creates no product, so the
+// merchant's retry cannot make a duplicate.
+func testProductCreateWithShop(t *testing.T, f *shopFixture) {
+	c := &faka.Category{Name: "Subscriptions"}
+	if err := f.st.CategoryCreate(f.ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	bad := &faka.Product{Name: "Refused", Price: 100, Currency: "CNY", Delivery: faka.DeliveryManual,
+		ReservationTTL: time.Minute, MinQuantity: 1, MaxQuantity: 5, Active: true}
+	err := f.st.ProductCreate(f.ctx, bad, nil, 4, &faka.ProductShop{CategoryID: c.ID + 99})
+	shopWantCode(t, "create with an unknown category", err, faka.EInvalid)
+	if ps, err := f.st.ProductList(f.ctx, false); err != nil || len(ps) != 0 {
+		t.Fatalf("after a refused create: %d products, %v; want none", len(ps), err)
+	}
+	if st, err := f.st.StockList(f.ctx); err != nil || len(st) != 0 {
+		t.Fatalf("after a refused create: stock %+v, %v; want none", st, err)
+	}
+	good := *bad
+	good.Name = "Listed"
+	want := faka.ProductShop{CategoryID: c.ID, StockDisplay: faka.StockHidden, LowStock: 2}
+	if err := f.st.ProductCreate(f.ctx, &good, nil, 4, &want); err != nil {
+		t.Fatal(err)
+	}
+	want.ProductID = good.ID
+	shops, err := f.st.ProductShopList(f.ctx)
+	if err != nil || len(shops) != 1 || shops[0] != want {
+		t.Fatalf("ProductShopList = %+v, %v; want %+v", shops, err, want)
+	}
+	CheckInvariants(t, f.st)
 }
 
 func testLookupTokens(t *testing.T, f *shopFixture) {

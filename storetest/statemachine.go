@@ -50,7 +50,7 @@ func (s *suite) testStateMachine(t *testing.T) {
 			sk := kr.SealReusable(m.secret)
 			sealed = &sk
 		}
-		if err := st.ProductCreate(ctx, p, sealed, initial); err != nil {
+		if err := st.ProductCreate(ctx, p, sealed, initial, nil); err != nil {
 			rt.Fatalf("ProductCreate: %v", err)
 		}
 		m.p = p

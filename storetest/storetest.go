@@ -207,7 +207,7 @@ func (b *bundle) product(d faka.Delivery, ttl time.Duration, stock int64) *faka.
 		sk := b.kr.SealReusable(secret)
 		sealed = &sk
 	}
-	if err := b.st.ProductCreate(b.ctx, p, sealed, stock); err != nil {
+	if err := b.st.ProductCreate(b.ctx, p, sealed, stock, nil); err != nil {
 		b.t.Fatalf("ProductCreate(%s): %v", d, err)
 	}
 	if p.ID <= 0 {

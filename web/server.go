@@ -32,7 +32,7 @@ import (
 // Engine is what the server needs of the order engine; *engine.Engine
 // implements it.
 type Engine interface {
-	CreateProduct(ctx context.Context, p *faka.Product, stock int64) error
+	CreateProduct(ctx context.Context, p *faka.Product, stock int64, shop *faka.ProductShop) error
 	UpdateProduct(ctx context.Context, p *faka.Product) error
 	Product(ctx context.Context, id int64) (*faka.Product, error)
 	Products(ctx context.Context, activeOnly bool) ([]engine.ProductView, error)
