@@ -144,8 +144,13 @@ func safeNext(next string) string {
 }
 
 // login serves POST /admin/login. Attempts are throttled per client and
-// per account before the password is checked; an unknown account costs
-// the same hashing as a known one, and both failures read alike.
+// per (account, client) before the password is checked: guessing one
+// account's password from one place is slow, and nobody elsewhere can
+// lock the merchant out by failing against the merchant's email. The
+// hash runs within the server's Hasher, so a burst of attempts queues
+// (or is told to come back) instead of taking memory without bound. An
+// unknown account costs the same hashing as a known one, and both
+// failures read alike.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	if err := parseForm(w, r); err != nil {
@@ -157,7 +162,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	d := loginData{Email: email, Next: safeNext(r.PostForm.Get("next"))}
 	l := s.cat.Printer(s.lang(w, r))
 	waitIP, okIP := s.loginIP.allow(s.clientKey(r))
-	waitAcct, okAcct := s.loginAccount.allow(email)
+	waitAcct, okAcct := s.loginAccount.allow(email + "\x00" + s.clientKey(r))
 	if !okIP || !okAcct {
 		secs := int64((max(waitIP, waitAcct) + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
@@ -167,6 +172,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	a, err := s.checkPassword(r.Context(), email, pw)
 	if err != nil {
+		if errors.Is(err, password.ErrBusy) {
+			w.Header().Set("Retry-After", strconv.Itoa(busyRetrySeconds))
+			d.Error = l.T("admin.login.busy", busyRetrySeconds)
+			s.showLogin(w, r, http.StatusServiceUnavailable, d)
+			return
+		}
 		if faka.ErrorCode(err) != faka.EUnauthorized {
 			s.pageError(w, r, err)
 			return
@@ -191,19 +202,34 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, d.Next, http.StatusSeeOther)
 }
 
-// checkPassword returns the account when pw is its password, and an
-// EUnauthorized error otherwise.
+// hashWait is how long a sign-in waits for a hashing slot before it is
+// told to come back in busyRetrySeconds.
+const (
+	hashWait         = 10 * time.Second
+	busyRetrySeconds = 5
+)
+
+// checkPassword returns the account when pw is its password, an
+// EUnauthorized error when it is not, and password.ErrBusy when too many
+// hashes are running to check it now.
 func (s *Server) checkPassword(ctx context.Context, email, pw string) (*faka.Admin, error) {
+	ctx, cancel := context.WithTimeout(ctx, hashWait)
+	defer cancel()
 	wrong := faka.Errorf(faka.EUnauthorized, "wrong email or password")
 	a, err := s.accounts.AdminByEmail(ctx, email)
 	switch {
 	case faka.ErrorCode(err) == faka.ENotFound:
-		password.Verify(pw, s.dummyHash) // the same work as for a real account
+		// The same work as for a real account.
+		if err := s.hasher.Verify(ctx, pw, s.dummyHash); errors.Is(err, password.ErrBusy) {
+			return nil, err
+		}
 		return nil, wrong
 	case err != nil:
 		return nil, err
 	}
-	switch err := password.Verify(pw, a.PasswordHash); {
+	switch err := s.hasher.Verify(ctx, pw, a.PasswordHash); {
+	case errors.Is(err, password.ErrBusy):
+		return nil, err
 	case errors.Is(err, password.ErrMismatch):
 		return nil, wrong
 	case err != nil:

@@ -103,7 +103,19 @@ type Config struct {
 	// PasswordParams are the argon2id costs of new console passwords;
 	// zero means password.DefaultParams().
 	PasswordParams password.Params
+	// Hasher runs every password hash of the server with a bound on how
+	// many run at once (each costs PasswordParams.Memory); nil makes one
+	// with DefaultHashSlots and DefaultHashQueue.
+	Hasher *password.Hasher
 }
+
+// The default bound on concurrent password hashes: with the default 46 MiB
+// each, two running and the rest waiting keep a burst of sign-ins to about
+// 100 MiB of hashing memory.
+const (
+	DefaultHashSlots = 2
+	DefaultHashQueue = 32
+)
 
 // Server is the HTTP handler of faka. Create it with New.
 type Server struct {
@@ -129,10 +141,10 @@ type Server struct {
 	md       *markdown
 	secure   bool // the public URL is https: Secure, __Host- cookies
 	loc      *time.Location
-	pwParams password.Params
+	hasher   *password.Hasher
 
 	lookupIP, lookupOrder *limiter     // order lookups per client and per order number
-	loginIP, loginAccount *limiter     // console sign-in attempts per client and per account
+	loginIP, loginAccount *limiter     // console sign-in attempts per client and per (account, client)
 	dummyHash             string       // verified for unknown accounts, so that they take as long
 	nextPurge             atomic.Int64 // Unix seconds after which expired sessions and lookup tokens are deleted
 }
@@ -217,9 +229,9 @@ func (s *Server) initPages() error {
 	if s.loc == nil {
 		s.loc = time.Local
 	}
-	s.pwParams = s.cfg.PasswordParams
-	if s.pwParams == (password.Params{}) {
-		s.pwParams = password.DefaultParams()
+	params := s.cfg.PasswordParams
+	if params == (password.Params{}) {
+		params = password.DefaultParams()
 	}
 	s.lookupIP, s.lookupOrder = newLimiter(lookupsPerIP), newLimiter(lookupsPerOrder)
 	s.loginIP, s.loginAccount = newLimiter(loginsPerIP), newLimiter(loginsPerAccount)
@@ -228,9 +240,15 @@ func (s *Server) initPages() error {
 		s.lookupIP.share(sl, "lookup:ip", s.log)
 		s.lookupOrder.share(sl, "lookup:order", s.log)
 		s.loginIP.share(sl, "login:ip", s.log)
-		s.loginAccount.share(sl, "login:account", s.log)
+		s.loginAccount.share(sl, "login:account-client", s.log)
 	}
-	if s.dummyHash, err = password.Hash(newToken(), s.pwParams); err != nil {
+	s.hasher = s.cfg.Hasher
+	if s.hasher == nil {
+		if s.hasher, err = password.NewHasher(params, DefaultHashSlots, DefaultHashQueue); err != nil {
+			return fmt.Errorf("web: %w", err)
+		}
+	}
+	if s.dummyHash, err = password.Hash(newToken(), s.hasher.Params()); err != nil {
 		return fmt.Errorf("web: %w", err)
 	}
 	s.views, err = loadViews(s.templateFuncs())

@@ -123,6 +123,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	c.Demo = demo
+	setMemoryLimit(getenv, log)
 	m := &Main{Config: *c, Logger: log, Out: stdout, PollInterval: interval}
 	if err := m.Open(ctx); err != nil {
 		m.Close()
