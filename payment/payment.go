@@ -49,6 +49,23 @@ type Host interface {
 	Confirm(ctx context.Context, n faka.Notification) (*faka.ConfirmResult, error)
 	// OrderURL is where the buyer sees the order (and its keys).
 	OrderURL(orderNo, token string) string
+	// TestMode reports whether a test gateway (the sandbox) is enabled:
+	// every page then says that the shop is in test mode.
+	TestMode() bool
+}
+
+// TestGateway is a Gateway that moves no money, such as the sandbox. It is
+// never the default while another gateway is enabled, and while one is
+// enabled every storefront and pay page shows a test-mode banner.
+type TestGateway interface {
+	Gateway
+	TestMode() bool
+}
+
+// IsTest reports whether g is a test gateway.
+func IsTest(g Gateway) bool {
+	t, ok := g.(TestGateway)
+	return ok && t.TestMode()
 }
 
 // PageGateway is a Gateway that serves pages of its own under /pay/{name}/,

@@ -102,6 +102,9 @@ func (m *Main) Open(ctx context.Context) error {
 			c.SandboxSecret = randomHex(16)
 		}
 	}
+	if err := c.checkSandbox(); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.Addr, err)
