@@ -135,6 +135,30 @@ func (l *limiter) allow(key string) (time.Duration, bool) {
 	return 0, true
 }
 
+// blocked reports whether key's next event would be refused, without
+// taking one, and how long until it would not be. It looks at the
+// in-process buckets only.
+func (l *limiter) blocked(key string) (time.Duration, bool) {
+	if l == nil {
+		return 0, false
+	}
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var lim *rate.Limiter
+	if e := l.entries[key]; e != nil {
+		lim = e.lim
+	} else if len(l.entries) >= maxLimiterEntries {
+		lim = l.overflowFor(key)
+	} else {
+		return 0, false
+	}
+	if t := lim.TokensAt(now); t < 1 {
+		return time.Duration((1 - t) / float64(l.limit) * float64(time.Second)), true
+	}
+	return 0, false
+}
+
 // overflowFor returns the shared bucket of a key that finds the map full.
 func (l *limiter) overflowFor(key string) *rate.Limiter {
 	if l.overflow == nil {

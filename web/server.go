@@ -119,19 +119,20 @@ const (
 
 // Server is the HTTP handler of faka. Create it with New.
 type Server struct {
-	cfg      Config
-	engine   Engine
-	gateways *payment.Registry
-	log      *slog.Logger
-	mux      *http.ServeMux
-	metrics  *metrics
-	ipLimit  *limiter // nil when unlimited
-	mailLim  *limiter // nil when unlimited
-	adminSum [32]byte // SHA-256 of the admin token, compared in constant time
-	pagesMu  sync.Mutex
-	pages    map[string]gatewayPages // by gateway name: the pages of the gateway now registered
-	cop      *http.CrossOriginProtection
-	root     http.Handler // mux behind the cross-origin check
+	cfg       Config
+	engine    Engine
+	gateways  *payment.Registry
+	log       *slog.Logger
+	mux       *http.ServeMux
+	metrics   *metrics
+	ipLimit   *limiter // nil when unlimited
+	mailLim   *limiter // nil when unlimited
+	adminSum  [32]byte // SHA-256 of the admin token, compared in constant time
+	badTokens *limiter // wrong bearer tokens per client
+	pagesMu   sync.Mutex
+	pages     map[string]gatewayPages // by gateway name: the pages of the gateway now registered
+	cop       *http.CrossOriginProtection
+	root      http.Handler // mux behind the cross-origin check
 
 	// The storefront and the console; views is nil when they are off.
 	shop     faka.ShopStore
@@ -172,7 +173,11 @@ func New(cfg Config) (*Server, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if cfg.AdminToken != "" {
+		if err := CheckAdminToken(cfg.AdminToken); err != nil {
+			return nil, fmt.Errorf("web: %w", err)
+		}
 		s.adminSum = tokenSum(cfg.AdminToken)
+		s.badTokens = newLimiter(badTokensPerClient)
 	}
 	if cfg.OrderRate > 0 {
 		s.ipLimit = newLimiter(cfg.OrderRate)
@@ -326,6 +331,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		// No route: the mux answers 404, 405 or a redirect to a clean path.
 		w = &routeErrorWriter{ResponseWriter: w}
+	}
+	if !s.guardBearer(w, r) {
+		return
 	}
 	s.root.ServeHTTP(w, r)
 }

@@ -30,7 +30,7 @@ import (
 var _ web.Engine = (*engine.Engine)(nil)
 
 const (
-	adminToken    = "test-admin-token"
+	adminToken    = "test-admin-token-0123456789abcdef"
 	sandboxSecret = "test-sandbox-secret"
 	publicURL     = "http://shop.test"
 )

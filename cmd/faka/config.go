@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/faka-dev/faka/web"
 )
 
 // Config is the start-up configuration (DESIGN.md §8): flags win over the
@@ -76,6 +78,11 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() 
 				p = netip.PrefixFrom(a, a.BitLen())
 			}
 			c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+		}
+		if c.AdminToken != "" {
+			if err := web.CheckAdminToken(c.AdminToken); err != nil {
+				return fmt.Errorf("FAKA_ADMIN_TOKEN: %w", err)
+			}
 		}
 		if c.MasterKeyFile == "" {
 			c.MasterKeyFile = filepath.Join(c.DataDir, "master.key")

@@ -46,3 +46,15 @@ func TestSandboxRefusedOnHTTPS(t *testing.T) {
 		t.Fatalf("https without the sandbox: %v", err)
 	}
 }
+
+// L5: a short admin token is refused at start, naming the variable.
+func TestShortAdminTokenRefused(t *testing.T) {
+	t.Parallel()
+	err := open(t, map[string]string{"FAKA_ADMIN_TOKEN": "short-tok"})
+	if err == nil || !strings.Contains(err.Error(), "FAKA_ADMIN_TOKEN") || !strings.Contains(err.Error(), "at least 32") {
+		t.Fatalf("a 9-character admin token: %v, want a refusal", err)
+	}
+	if err := open(t, map[string]string{"FAKA_ADMIN_TOKEN": strings.Repeat("k", 32)}); err != nil {
+		t.Fatalf("a 32-character admin token: %v", err)
+	}
+}
