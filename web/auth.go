@@ -60,7 +60,7 @@ func (s *Server) isAdminToken(token string) bool {
 // reports whether the request may go on.
 func (s *Server) guardBearer(w http.ResponseWriter, r *http.Request) bool {
 	token := bearer(r)
-	if token == "" || s.cfg.AdminToken == "" {
+	if token == "" || s.cfg.AdminToken == "" && s.cfg.MetricsToken == "" {
 		return true
 	}
 	client := s.clientKey(r)
@@ -68,7 +68,7 @@ func (s *Server) guardBearer(w http.ResponseWriter, r *http.Request) bool {
 		s.rateLimited(w, r, wait, "too many wrong bearer tokens from your network")
 		return false
 	}
-	if !s.isAdminToken(token) {
+	if !s.isAdminToken(token) && !s.isMetricsToken(token) {
 		s.badTokens.allow(client)
 	}
 	return true

@@ -80,6 +80,9 @@ type Config struct {
 	// Registry receives the server's metrics and is served at /metrics;
 	// nil makes a fresh one with the Go and process collectors.
 	Registry *prometheus.Registry
+	// MetricsToken, when set, is a bearer token that opens /metrics to
+	// clients other than loopback ones; empty keeps it loopback-only.
+	MetricsToken string
 	// Ready reports whether the server can take traffic (/readyz); nil
 	// means always.
 	Ready func(ctx context.Context) error
@@ -177,8 +180,8 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("web: %w", err)
 		}
 		s.adminSum = tokenSum(cfg.AdminToken)
-		s.badTokens = newLimiter(badTokensPerClient)
 	}
+	s.badTokens = newLimiter(badTokensPerClient)
 	if cfg.OrderRate > 0 {
 		s.ipLimit = newLimiter(cfg.OrderRate)
 		s.mailLim = newLimiter(max(1, cfg.OrderRate/2))
@@ -276,7 +279,7 @@ func (s *Server) routes(metricsHandler http.Handler) {
 	m := s.mux
 	m.HandleFunc("GET /healthz", s.healthz)
 	m.HandleFunc("GET /readyz", s.readyz)
-	m.Handle("GET /metrics", metricsHandler)
+	m.Handle("GET /metrics", s.metricsGuard(metricsHandler))
 
 	m.HandleFunc("GET /api/v1/products", s.listProducts)
 	m.HandleFunc("POST /api/v1/products", s.admin(s.createProduct))
@@ -314,6 +317,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+	if s.secure {
+		// The shop is https: browsers never try it over plain http again.
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {

@@ -23,6 +23,9 @@ type Config struct {
 	MasterKeyFile string
 	AdminToken    string
 	SandboxSecret string
+	// MetricsToken (FAKA_METRICS_TOKEN) opens /metrics to non-loopback
+	// clients that present it as a bearer token.
+	MetricsToken string
 	// SandboxAllowHTTPS (FAKA_SANDBOX_ALLOW_HTTPS=1) lets the sandbox run
 	// on a shop whose public URL is https, which otherwise is refused.
 	SandboxAllowHTTPS bool
@@ -58,6 +61,7 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() 
 	// Secrets come from the environment only: flags show up in ps.
 	c.AdminToken = getenv("FAKA_ADMIN_TOKEN")
 	c.SandboxSecret = getenv("FAKA_SANDBOX_SECRET")
+	c.MetricsToken = getenv("FAKA_METRICS_TOKEN")
 	c.SandboxAllowHTTPS = getenv("FAKA_SANDBOX_ALLOW_HTTPS") == "1"
 	finish := func() error {
 		n, err := strconv.Atoi(strings.TrimSpace(rate))

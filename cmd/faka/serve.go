@@ -166,6 +166,7 @@ func (m *Main) Open(ctx context.Context) error {
 		TrustedProxies:  c.TrustedProxies,
 		Logger:          m.Logger,
 		Registry:        reg,
+		MetricsToken:    c.MetricsToken,
 		Ready:           st.Ping,
 		ReadyDetail:     m.gateDetail,
 		SharedLimiter:   m.sharedLimiter(),
