@@ -42,13 +42,15 @@ type bundle struct {
 	st  *sqlite.Store
 	srv *web.Server
 	reg *prometheus.Registry
+	db  string // the SQLite file
 }
 
 // setup starts a server; edit adjusts its config.
 func setup(t *testing.T, edit ...func(*web.Config)) *bundle {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "faka.db"), sqlite.Options{Synchronous: "OFF"})
+	dbPath := filepath.Join(t.TempDir(), "faka.db")
+	st, err := sqlite.Open(ctx, dbPath, sqlite.Options{Synchronous: "OFF"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +94,7 @@ func setup(t *testing.T, edit ...func(*web.Config)) *bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &bundle{t: t, e: e, st: st, srv: srv, reg: reg}
+	return &bundle{t: t, e: e, st: st, srv: srv, reg: reg, db: dbPath}
 }
 
 // req is one request to send; headers alternate name, value.
