@@ -371,7 +371,7 @@ func (g *Gateway) PayURL(_ context.Context, o *faka.Order, token string) (string
 	biz := tradeParams(o)
 	biz.Set("product_code", "FAST_INSTANT_TRADE_PAY")
 	bm := make(gopay.BodyMap)
-	bm.Set("return_url", g.publicURL+"/orders/"+url.PathEscape(o.OrderNo)+"?token="+url.QueryEscape(token)).
+	bm.Set("return_url", payment.ReturnURL(g.publicURL, o.OrderNo)).
 		Set("biz_content", biz)
 	// RequestParam rather than TradePagePay: the latter also copies
 	// return_url into biz_content and always names the real gateway.

@@ -145,7 +145,7 @@ func (g *Gateway) PayURL(_ context.Context, o *faka.Order, token string) (string
 		"type":         g.payType,
 		"out_trade_no": o.OrderNo,
 		"notify_url":   g.publicURL + "/pay/" + Name + "/notify",
-		"return_url":   g.publicURL + "/orders/" + url.PathEscape(o.OrderNo) + "?token=" + url.QueryEscape(token),
+		"return_url":   payment.ReturnURL(g.publicURL, o.OrderNo),
 		"name":         "Order " + o.OrderNo,
 		"money":        payment.FormatYuan(o.Amount),
 	}

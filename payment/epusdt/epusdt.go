@@ -206,7 +206,7 @@ func (g *Gateway) PayURL(ctx context.Context, o *faka.Order, token string) (stri
 		"order_id":     o.OrderNo,
 		"amount":       amount,
 		"notify_url":   g.publicURL + "/pay/" + Name + "/notify",
-		"redirect_url": g.publicURL + "/orders/" + url.PathEscape(o.OrderNo) + "?token=" + url.QueryEscape(token),
+		"redirect_url": payment.ReturnURL(g.publicURL, o.OrderNo),
 	}
 	body, err := json.Marshal(map[string]any{
 		"order_id":     fields["order_id"],

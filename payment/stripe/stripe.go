@@ -235,10 +235,6 @@ func Kind() payment.Kind {
 // Name returns "stripe".
 func (g *Gateway) Name() string { return Name }
 
-// OrderURL is the order page the buyer returns to from Stripe.
-func (g *Gateway) OrderURL(orderNo, token string) string {
-	return g.publicURL + "/orders/" + url.PathEscape(orderNo) + "?token=" + url.QueryEscape(token)
-}
 
 // SessionExpiry returns the expires_at PayURL gives Stripe for order o
 // at now, or 0 to leave Stripe's default (24 hours after the request).
@@ -301,7 +297,7 @@ func (g *Gateway) sessionParams(o *faka.Order, token string, now time.Time) (*st
 		return nil, "", err
 	}
 	cur := strings.ToLower(o.Currency)
-	back := g.OrderURL(o.OrderNo, token)
+	back := payment.ReturnURL(g.publicURL, o.OrderNo)
 	p := &stripeapi.CheckoutSessionCreateParams{
 		Mode: stripeapi.String(string(stripeapi.CheckoutSessionModePayment)),
 		LineItems: []*stripeapi.CheckoutSessionCreateLineItemParams{{
