@@ -235,7 +235,6 @@ func Kind() payment.Kind {
 // Name returns "stripe".
 func (g *Gateway) Name() string { return Name }
 
-
 // SessionExpiry returns the expires_at PayURL gives Stripe for order o
 // at now, or 0 to leave Stripe's default (24 hours after the request).
 //
