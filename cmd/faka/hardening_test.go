@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -56,5 +58,50 @@ func TestShortAdminTokenRefused(t *testing.T) {
 	}
 	if err := open(t, map[string]string{"FAKA_ADMIN_TOKEN": strings.Repeat("k", 32)}); err != nil {
 		t.Fatalf("a 32-character admin token: %v", err)
+	}
+}
+
+// One master key per database: two instances on one PostgreSQL, each
+// with its own data directory (so each generates its own master key). The
+// second refuses to start, naming the mismatch; the first starts again.
+func TestMasterKeyMismatchOnPostgres(t *testing.T) {
+	t.Parallel()
+	s, err := createBenchSchema(t.Context(), benchDatabaseURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.drop(context.Background(), nil); err != nil {
+			t.Error(err)
+		}
+	})
+	first := map[string]string{"FAKA_DATABASE_URL": s.ServerURL, "FAKA_DATA_DIR": t.TempDir()}
+	if err := open(t, first); err != nil {
+		t.Fatalf("first instance: %v", err)
+	}
+	second := map[string]string{"FAKA_DATABASE_URL": s.ServerURL, "FAKA_DATA_DIR": t.TempDir()}
+	err = open(t, second)
+	if err == nil || !strings.Contains(err.Error(), "master key mismatch") || !strings.Contains(err.Error(), "copy the master key file") {
+		t.Fatalf("second instance with another master key: %v, want a refusal naming the mismatch", err)
+	}
+	if err := open(t, first); err != nil {
+		t.Fatalf("first instance again: %v", err)
+	}
+}
+
+// The same on the embedded database: a replaced master.key is refused.
+func TestMasterKeyMismatchOnSQLite(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	env := map[string]string{"FAKA_DATA_DIR": dir}
+	if err := open(t, env); err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(dir, "master.key")
+	if err := os.WriteFile(keyFile, []byte(strings.Repeat("ab", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := open(t, env); err == nil || !strings.Contains(err.Error(), "master key mismatch") {
+		t.Fatalf("a replaced master key: %v, want a refusal", err)
 	}
 }

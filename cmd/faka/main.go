@@ -204,7 +204,7 @@ func cmdReconcile(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return err
 	}
-	st, e, err := openEngine(ctx, c, log, nil)
+	st, e, kr, err := openKeyedEngine(ctx, c, log, nil)
 	if err != nil {
 		return err
 	}
@@ -216,7 +216,7 @@ func cmdReconcile(ctx context.Context, args []string, getenv func(string) string
 	printReport(stdout, rep)
 	ok := rep.OK
 	if gateways {
-		agree, err := auditGateways(ctx, c, st, e, log, since, stdout)
+		agree, err := auditGateways(ctx, c, st, e, kr, log, since, stdout)
 		if err != nil {
 			return err
 		}
