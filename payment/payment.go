@@ -76,3 +76,10 @@ type PageGateway interface {
 	// than notify. The server calls it once per gateway.
 	Pages(h Host) http.Handler
 }
+
+// UnsignedQuerier is a Querier whose status replies the provider does not
+// sign (EPay's). The gateway applies a paid state from one only when it
+// came over verified TLS; the poller says so when it applies one.
+type UnsignedQuerier interface {
+	UnsignedQuery() bool
+}

@@ -146,7 +146,7 @@ func New(cfg Config, publicURL string, httpClient *http.Client) (*Gateway, error
 			return nil, faka.Errorf(faka.EInvalid, "publishable_key and secret_key must both be live-mode keys or both test-mode keys")
 		}
 	}
-	pub, err := absURL(publicURL)
+	pub, err := payment.BaseURL(publicURL)
 	if err != nil {
 		return nil, fmt.Errorf("stripe: public URL: %w", err)
 	}
@@ -160,9 +160,9 @@ func New(cfg Config, publicURL string, httpClient *http.Client) (*Gateway, error
 		LeveledLogger: &stripeapi.LeveledLogger{Level: stripeapi.LevelNull},
 	}
 	if b := strings.TrimSpace(cfg.APIBase); b != "" {
-		base, err := absURL(b)
+		base, err := payment.ProviderURL(b)
 		if err != nil {
-			return nil, faka.Errorf(faka.EInvalid, "api_base must be an absolute http(s) URL such as http://localhost:12111")
+			return nil, faka.Errorf(faka.EInvalid, "api_base: %s, such as http://localhost:12111", faka.ErrorMessage(err))
 		}
 		if live {
 			// Whoever sets api_base receives the secret key with every
@@ -201,16 +201,6 @@ func alnum(s string) bool {
 		}
 	}
 	return true
-}
-
-// absURL checks an absolute http(s) URL without user, query or fragment
-// and returns it without a trailing slash.
-func absURL(s string) (string, error) {
-	u, err := url.Parse(strings.TrimSpace(s))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.User != nil {
-		return "", faka.Errorf(faka.EInvalid, "%q is not an absolute http(s) URL", s)
-	}
-	return strings.TrimRight(u.String(), "/"), nil
 }
 
 // Kind is Stripe as a gateway the merchant configures: {secret_key,
