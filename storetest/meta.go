@@ -19,19 +19,11 @@ type MetaDriver interface {
 //
 //	func TestMetaConformance(t *testing.T) { storetest.RunMeta(t, openMetaStore) }
 func RunMeta(t *testing.T, open func(t *testing.T) MetaDriver) {
-	for _, tc := range []struct {
-		name string
-		fn   func(t *testing.T, st MetaDriver)
-	}{
+	runCases(t, open, []storeCase[MetaDriver]{
 		{"FirstValueStays", testMetaFirstValueStays},
 		{"RaceHasOneWinner", testMetaRace},
 		{"Invalid", testMetaInvalid},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.fn(t, open(t))
-		})
-	}
+	})
 }
 
 func testMetaFirstValueStays(t *testing.T, st MetaDriver) {
