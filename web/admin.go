@@ -34,7 +34,13 @@ type consoleHandler func(w http.ResponseWriter, r *http.Request, p *page, a *fak
 func (s *Server) adminRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /admin/login", s.loginPage)
 	m.HandleFunc("POST /admin/login", s.login)
+	m.HandleFunc("POST /admin/login/2fa", s.loginSecondStep)
 	m.HandleFunc("POST /admin/logout", s.logout)
+
+	m.HandleFunc("GET /admin/security", s.console("security", s.adminSecurity))
+	m.HandleFunc("POST /admin/security/totp", s.console("security", s.adminTOTPBegin))
+	m.HandleFunc("POST /admin/security/totp/confirm", s.console("security", s.adminTOTPConfirm))
+	m.HandleFunc("POST /admin/security/totp/delete", s.console("security", s.adminTOTPDelete))
 
 	m.HandleFunc("GET /admin", s.console("dashboard", s.dashboard))
 	m.HandleFunc("GET /admin/{$}", s.console("dashboard", s.dashboard))
@@ -161,13 +167,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	pw := r.PostForm.Get("password")
 	d := loginData{Email: email, Next: safeNext(r.PostForm.Get("next"))}
 	l := s.cat.Printer(s.lang(w, r))
-	waitIP, okIP := s.loginIP.allow(s.clientKey(r))
-	waitAcct, okAcct := s.loginAccount.allow(email + "\x00" + s.clientKey(r))
-	if !okIP || !okAcct {
-		secs := int64((max(waitIP, waitAcct) + time.Second - 1) / time.Second)
-		w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
-		d.Error = l.T("admin.login.throttled", max(secs, 1))
+	if !s.allowSignIn(w, r, email, func(secs int64) {
+		d.Error = l.T("admin.login.throttled", secs)
 		s.showLogin(w, r, http.StatusTooManyRequests, d)
+	}) {
 		return
 	}
 	a, err := s.checkPassword(r.Context(), email, pw)
@@ -187,6 +190,37 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.showLogin(w, r, http.StatusUnauthorized, d)
 		return
 	}
+	second, err := s.needsSecondFactor(r.Context(), a)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	if second {
+		// The password was right; the session waits for the code.
+		s.showSecondStep(w, r, http.StatusOK, login2Data{Ticket: s.newTicket(a.ID), Next: d.Next})
+		return
+	}
+	s.startSession(w, r, a, d.Next)
+}
+
+// allowSignIn takes one sign-in attempt of the client and of (account,
+// client); when either is over its limit it sets Retry-After, calls
+// refuse with the seconds to wait and returns false.
+func (s *Server) allowSignIn(w http.ResponseWriter, r *http.Request, account string, refuse func(secs int64)) bool {
+	client := s.clientKey(r)
+	waitIP, okIP := s.loginIP.allow(client)
+	waitAcct, okAcct := s.loginAccount.allow(account + "\x00" + client)
+	if okIP && okAcct {
+		return true
+	}
+	secs := max(int64((max(waitIP, waitAcct)+time.Second-1)/time.Second), 1)
+	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	refuse(secs)
+	return false
+}
+
+// startSession signs a in: a new session, its cookie, and on to next.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, a *faka.Admin, next string) {
 	token := newToken()
 	sess := &faka.AdminSession{TokenHash: hashToken(token), AdminID: a.ID,
 		ExpiresAt: time.Now().Add(sessionTTL), IP: s.clientIP(r).String()}
@@ -199,7 +233,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	s.setCookie(w, sessionCookie, token, sessionTTL, http.SameSiteStrictMode)
 	s.log.Info("web: console sign-in", "admin_id", a.ID, "ip", sess.IP)
 	s.maybePurge(r.Context())
-	http.Redirect(w, r, d.Next, http.StatusSeeOther)
+	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 // hashWait is how long a sign-in waits for a hashing slot before it is

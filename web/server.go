@@ -106,6 +106,9 @@ type Config struct {
 	// PasswordParams are the argon2id costs of new console passwords;
 	// zero means password.DefaultParams().
 	PasswordParams password.Params
+	// Sealer (the keyring) seals the console's TOTP secrets and sign-in
+	// tickets; nil leaves two-factor sign-in unavailable.
+	Sealer payment.Sealer
 	// Hasher runs every password hash of the server with a bound on how
 	// many run at once (each costs PasswordParams.Memory); nil makes one
 	// with DefaultHashSlots and DefaultHashQueue.

@@ -178,6 +178,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Logger:          m.Logger,
 		Registry:        reg,
 		MetricsToken:    c.MetricsToken,
+		Sealer:          kr,
 		Ready:           st.Ping,
 		ReadyDetail:     m.gateDetail,
 		SharedLimiter:   m.sharedLimiter(),
