@@ -4,8 +4,10 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -103,5 +105,21 @@ func TestMasterKeyMismatchOnSQLite(t *testing.T) {
 	}
 	if err := open(t, env); err == nil || !strings.Contains(err.Error(), "master key mismatch") {
 		t.Fatalf("a replaced master key: %v, want a refusal", err)
+	}
+}
+
+// H1: serve sets a soft memory limit unless GOMEMLIMIT chose one.
+func TestDefaultMemoryLimit(t *testing.T) {
+	old := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(old) })
+	debug.SetMemoryLimit(math.MaxInt64)
+	setMemoryLimit(func(string) string { return "" }, slog.New(slog.DiscardHandler))
+	if got := debug.SetMemoryLimit(-1); got != defaultMemoryLimit {
+		t.Fatalf("memory limit %d without GOMEMLIMIT, want %d", got, defaultMemoryLimit)
+	}
+	debug.SetMemoryLimit(math.MaxInt64)
+	setMemoryLimit(func(k string) string { return map[string]string{"GOMEMLIMIT": "1GiB"}[k] }, slog.New(slog.DiscardHandler))
+	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
+		t.Fatalf("memory limit %d with GOMEMLIMIT set, want the runtime's own", got)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"log/slog"
 	"runtime/debug"
 )
@@ -19,5 +20,5 @@ func setMemoryLimit(getenv func(string) string, log *slog.Logger) {
 		return
 	}
 	debug.SetMemoryLimit(defaultMemoryLimit)
-	log.Info("memory limit", "GOMEMLIMIT", "256MiB (default; set GOMEMLIMIT to change)")
+	log.Info("memory limit (the default; GOMEMLIMIT changes it)", "GOMEMLIMIT", fmt.Sprintf("%dMiB", defaultMemoryLimit>>20))
 }
