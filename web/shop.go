@@ -23,7 +23,7 @@ const (
 	lookupsPerIP     = 20 // order lookups per minute per client
 	lookupsPerOrder  = 5  // order lookups per minute per order number
 	loginsPerIP      = 10 // console sign-in attempts per minute per client
-	loginsPerAccount = 5  // console sign-in attempts per minute per account
+	loginsPerAccount = 5  // console sign-in attempts per minute per (account, client)
 )
 
 func (s *Server) shopRoutes(m *http.ServeMux) {

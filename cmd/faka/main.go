@@ -123,6 +123,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	c.Demo = demo
+	setMemoryLimit(getenv, log)
 	m := &Main{Config: *c, Logger: log, Out: stdout, PollInterval: interval}
 	if err := m.Open(ctx); err != nil {
 		m.Close()
@@ -203,7 +204,7 @@ func cmdReconcile(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return err
 	}
-	st, e, err := openEngine(ctx, c, log, nil)
+	st, e, kr, err := openKeyedEngine(ctx, c, log, nil)
 	if err != nil {
 		return err
 	}
@@ -215,7 +216,7 @@ func cmdReconcile(ctx context.Context, args []string, getenv func(string) string
 	printReport(stdout, rep)
 	ok := rep.OK
 	if gateways {
-		agree, err := auditGateways(ctx, c, st, e, log, since, stdout)
+		agree, err := auditGateways(ctx, c, st, e, kr, log, since, stdout)
 		if err != nil {
 			return err
 		}
