@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	"github.com/faka-dev/faka"
-	"github.com/faka-dev/faka/payment/internal/gatewaytest"
+	"github.com/faka-dev/faka/internal/gatewaytest"
 	"github.com/faka-dev/faka/payment/qrpage"
 )
 
