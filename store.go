@@ -32,6 +32,12 @@ type ReserveParams struct {
 	IdempotencyKey string
 	RequestHash    []byte
 	SealedToken    []byte
+
+	// ClientHash is a keyed hash of the buyer's client (its address), and
+	// HoldLimit, when positive, the most units of the product that one
+	// client, and one email, may hold in pending orders (this one counted).
+	ClientHash []byte
+	HoldLimit  int
 }
 
 // ReserveOutcome is the result of one ReserveParams. Exactly one of Order

@@ -47,6 +47,9 @@ type Tx interface {
 	// InsertOrders inserts pending orders and sets each one's ID,
 	// ReservedUntil (the store's clock plus TTL) and CreatedAt.
 	InsertOrders(ctx context.Context, orders []NewOrder) error
+	// PendingUnits returns how many units of a product the given emails
+	// and clients (by ClientHash, as a string) hold in pending orders.
+	PendingUnits(ctx context.Context, productID int64, emails []string, clients [][]byte) (byEmail, byClient map[string]int64, err error)
 	// LockOrder returns an order by number, held; ENotFound when there is
 	// none.
 	LockOrder(ctx context.Context, orderNo string) (*Order, error)
@@ -114,10 +117,12 @@ type StockMove struct {
 	From, To  KeyState
 }
 
-// NewOrder is an order to insert and how long it holds its stock.
+// NewOrder is an order to insert, how long it holds its stock, and the
+// keyed hash of the client that placed it (nil: none).
 type NewOrder struct {
-	Order *Order
-	TTL   time.Duration
+	Order      *Order
+	TTL        time.Duration
+	ClientHash []byte
 }
 
 // StatusChange moves one order from one state to another. Paid and

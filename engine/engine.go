@@ -37,6 +37,9 @@ type Config struct {
 	// ImportBatch is how many keys one transaction of a key import holds
 	// (default DefaultImportBatch).
 	ImportBatch int
+	// NoHoldLimit lifts the limit on the units one client and one email
+	// may hold in a product's pending orders (load tests; FAKA_ORDER_RATE=0).
+	NoHoldLimit bool
 	// Counter, when set, is the admission gate's count shared between
 	// instances (redisgate). The engine falls back to an in-process count
 	// while it fails. Nil: in-process only.

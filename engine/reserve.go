@@ -25,6 +25,10 @@ type ReserveRequest struct {
 	// RequestHash a fingerprint of the request body it came with.
 	IdempotencyKey string
 	RequestHash    []byte
+
+	// Client identifies the buyer's client (its address) for the hold
+	// limit; it is stored only as a keyed hash. Empty: not known.
+	Client string
 }
 
 // Reservation is a created (or replayed) order and the buyer's token.
@@ -98,6 +102,14 @@ func (e *Engine) Reserve(ctx context.Context, req ReserveRequest) (*Reservation,
 	}
 	if req.QueryPassword != "" {
 		params.QueryPasswordHash = e.queryPasswordHash(req.QueryPassword)
+	}
+	if !e.cfg.NoHoldLimit {
+		// One client, and one email, may hold at most one largest order's
+		// worth of a product in unpaid orders at a time.
+		params.HoldLimit = p.MaxQuantity
+		if req.Client != "" {
+			params.ClientHash = e.kr.Fingerprint("faka/client/" + req.Client)
+		}
 	}
 	if req.IdempotencyKey != "" {
 		params.IdempotencyKey = req.IdempotencyKey

@@ -89,6 +89,10 @@ func reserveBatch(ctx context.Context, tx faka.Tx, productID int64, batch []faka
 			return err
 		}
 	}
+	held, err := newHolds(ctx, tx, productID, batch)
+	if err != nil {
+		return err
+	}
 	var want int64
 	for i, p := range batch {
 		switch k := p.IdempotencyKey; {
@@ -96,6 +100,9 @@ func reserveBatch(ctx context.Context, tx faka.Tx, productID int64, batch []faka
 			out[i].Err = faka.Errorf(faka.EInvalid, "quantity must be at least 1")
 		case k != "" && taken[k]:
 			out[i].Err = errKeyUsed()
+		case !held.admit(p):
+			out[i].Err = faka.Errorf(faka.ERateLimited, "you already hold units of this product in unpaid orders: "+
+				"pay or cancel them first (at most %d at a time)", p.HoldLimit)
 		default:
 			if k != "" {
 				taken[k] = true // the first buyer of the batch with a key may store it
@@ -125,7 +132,7 @@ func reserveBatch(ctx context.Context, tx faka.Tx, productID int64, batch []faka
 			continue
 		}
 		left -= int64(p.Quantity)
-		orders = append(orders, faka.NewOrder{TTL: p.TTL, Order: &faka.Order{
+		orders = append(orders, faka.NewOrder{TTL: p.TTL, ClientHash: p.ClientHash, Order: &faka.Order{
 			OrderNo: p.OrderNo, ProductID: productID, Delivery: d, Quantity: p.Quantity,
 			UnitPrice: p.UnitPrice, Amount: p.Amount, Currency: p.Currency, Email: p.Email,
 			Gateway: p.Gateway, Status: faka.StatusPending, TokenHash: p.TokenHash,
@@ -181,6 +188,50 @@ func reserveBatch(ctx context.Context, tx faka.Tx, productID int64, batch []faka
 		out[served[j]].Order = no.Order
 	}
 	return nil
+}
+
+// holds counts the units that emails and clients hold in a product's
+// pending orders, against the batch's hold limits: one client or one email
+// may not hoard a drop by holding unpaid orders (a buyer who pays or
+// cancels may order again at once).
+type holds struct {
+	byEmail, byClient map[string]int64
+}
+
+func newHolds(ctx context.Context, tx faka.Tx, productID int64, batch []faka.ReserveParams) (holds, error) {
+	var emails []string
+	var clients [][]byte
+	for _, p := range batch {
+		if p.HoldLimit > 0 {
+			emails = append(emails, p.Email)
+			if len(p.ClientHash) > 0 {
+				clients = append(clients, p.ClientHash)
+			}
+		}
+	}
+	if len(emails) == 0 {
+		return holds{}, nil
+	}
+	byEmail, byClient, err := tx.PendingUnits(ctx, productID, emails, clients)
+	return holds{byEmail: byEmail, byClient: byClient}, err
+}
+
+// admit reports whether p's units fit under its hold limit, and counts
+// them when they do (so two buyers of one batch add up).
+func (h holds) admit(p faka.ReserveParams) bool {
+	if p.HoldLimit <= 0 || p.Quantity < 1 {
+		return true
+	}
+	q, limit := int64(p.Quantity), int64(p.HoldLimit)
+	client := string(p.ClientHash)
+	if h.byEmail[p.Email]+q > limit || (client != "" && h.byClient[client]+q > limit) {
+		return false
+	}
+	h.byEmail[p.Email] += q
+	if client != "" {
+		h.byClient[client] += q
+	}
+	return true
 }
 
 // claimExactly claims found units and checks that all of them moved.

@@ -189,22 +189,23 @@ func (t *tx) InsertOrders(ctx context.Context, orders []faka.NewOrder) error {
 	toks, pws := make([][]byte, n), make([][]byte, n)
 	pids, prices, amts, ttls := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 	qty := make([]int32, n)
+	clients := make([][]byte, n)
 	byNo := make(map[string]*faka.Order, n)
 	for i, no := range orders {
 		o := no.Order
 		nos[i], toks[i], pids[i], qty[i] = o.OrderNo, o.TokenHash, o.ProductID, int32(o.Quantity)
 		prices[i], amts[i], cur[i], emails[i] = o.UnitPrice, o.Amount, o.Currency, o.Email
-		gws[i], pws[i], ttls[i] = o.Gateway, o.QueryPasswordHash, no.TTL.Milliseconds()
+		gws[i], pws[i], ttls[i], clients[i] = o.Gateway, o.QueryPasswordHash, no.TTL.Milliseconds(), no.ClientHash
 		byNo[o.OrderNo] = o
 	}
 	rows, err := t.tx.Query(ctx, `INSERT INTO orders (order_no, token_hash, product_id, quantity, unit_price,
-			amount, currency, email, gateway, query_password_hash, status, reserved_until)
-		SELECT no, tok, pid, q, price, amt, cur, email, gw, pw, 'pending', now() + ttl * interval '1 millisecond'
+			amount, currency, email, gateway, query_password_hash, status, reserved_until, client_hash)
+		SELECT no, tok, pid, q, price, amt, cur, email, gw, pw, 'pending', now() + ttl * interval '1 millisecond', ch
 		FROM unnest($1::text[], $2::bytea[], $3::bigint[], $4::int[], $5::bigint[], $6::bigint[],
-			$7::text[], $8::text[], $9::text[], $10::bytea[], $11::bigint[])
-			AS u(no, tok, pid, q, price, amt, cur, email, gw, pw, ttl)
+			$7::text[], $8::text[], $9::text[], $10::bytea[], $11::bigint[], $12::bytea[])
+			AS u(no, tok, pid, q, price, amt, cur, email, gw, pw, ttl, ch)
 		RETURNING order_no, id, reserved_until, created_at`,
-		nos, toks, pids, qty, prices, amts, cur, emails, gws, pws, ttls)
+		nos, toks, pids, qty, prices, amts, cur, emails, gws, pws, ttls, clients)
 	if err != nil {
 		return fmt.Errorf("insert orders: %w", err)
 	}
@@ -229,6 +230,46 @@ func (t *tx) InsertOrders(ctx context.Context, orders []faka.NewOrder) error {
 		return fmt.Errorf("inserted %d of %d orders: %w", got, n, errInvariant)
 	}
 	return nil
+}
+
+// PendingUnits implements faka.Tx.
+func (t *tx) PendingUnits(ctx context.Context, productID int64, emails []string, clients [][]byte) (map[string]int64, map[string]int64, error) {
+	byEmail, byClient := map[string]int64{}, map[string]int64{}
+	if len(emails) > 0 {
+		rows, err := t.tx.Query(ctx, `SELECT email, SUM(quantity) FROM orders WHERE product_id = $1
+			AND status = 'pending' AND email = ANY($2) GROUP BY email`, productID, emails)
+		if err != nil {
+			return nil, nil, fmt.Errorf("pending units by email: %w", err)
+		}
+		if err := collectSums(rows, func(k []byte, n int64) { byEmail[string(k)] = n }); err != nil {
+			return nil, nil, fmt.Errorf("pending units by email: %w", err)
+		}
+	}
+	if len(clients) > 0 {
+		rows, err := t.tx.Query(ctx, `SELECT client_hash, SUM(quantity) FROM orders WHERE product_id = $1
+			AND status = 'pending' AND client_hash = ANY($2) GROUP BY client_hash`, productID, clients)
+		if err != nil {
+			return nil, nil, fmt.Errorf("pending units by client: %w", err)
+		}
+		if err := collectSums(rows, func(k []byte, n int64) { byClient[string(k)] = n }); err != nil {
+			return nil, nil, fmt.Errorf("pending units by client: %w", err)
+		}
+	}
+	return byEmail, byClient, nil
+}
+
+// collectSums reads rows of (key, sum).
+func collectSums(rows pgx.Rows, add func(k []byte, n int64)) error {
+	defer rows.Close()
+	for rows.Next() {
+		var k []byte
+		var n int64
+		if err := rows.Scan(&k, &n); err != nil {
+			return err
+		}
+		add(k, n)
+	}
+	return rows.Err()
 }
 
 // LockOrder implements faka.Tx.

@@ -184,7 +184,7 @@ func (b bundle) drop(t *testing.T, buyers int, during func(i int)) int64 {
 			}
 			q := 1 + i%3
 			_, err := b.e.Reserve(context.Background(), engine.ReserveRequest{ProductID: b.pid, Quantity: q,
-				Email: "x@example.com", Gateway: "sandbox"})
+				Email: fmt.Sprintf("x%d@example.com", i), Gateway: "sandbox"}) // each a buyer of its own
 			switch {
 			case err == nil:
 				reserved.Add(int64(q))

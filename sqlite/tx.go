@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -81,7 +82,13 @@ const (
 		value ->> 5, value ->> 6, ?1 FROM json_each(?2)`
 	qOrderInsert = `INSERT INTO orders (order_no, token_hash, product_id, quantity,
 		unit_price, amount, currency, email, gateway, query_password_hash, status, reserved_until,
-		created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,'pending',?,?,?)`
+		created_at, updated_at, client_hash) VALUES (?,?,?,?,?,?,?,?,?,?,'pending',?,?,?,?)`
+	// qPendingByEmail and qPendingByClient count a product's pending units
+	// of the emails or client hashes in a JSON array.
+	qPendingByEmail = `SELECT email, SUM(quantity) FROM orders WHERE product_id = ?1 AND status = 'pending'
+		AND email IN (SELECT value FROM json_each(?2)) GROUP BY email`
+	qPendingByClient = `SELECT hex(client_hash), SUM(quantity) FROM orders WHERE product_id = ?1 AND status = 'pending'
+		AND client_hash IN (SELECT unhex(value) FROM json_each(?2)) GROUP BY client_hash`
 	qDueOrders = `SELECT ` + orderColumns + orderFrom + `
 		WHERE o.status = 'pending' AND o.reserved_until <= ? ORDER BY o.reserved_until, o.id LIMIT ?`
 	qBackorderNext = `SELECT ` + orderColumns + orderFrom + `
@@ -282,7 +289,8 @@ func (t *tx) InsertOrders(ctx context.Context, orders []faka.NewOrder) error {
 		o := no.Order
 		until := t.now + no.TTL.Milliseconds()
 		r, err := t.s.wexec(context.WithoutCancel(ctx), t.tx, qOrderInsert, o.OrderNo, o.TokenHash, o.ProductID,
-			o.Quantity, o.UnitPrice, o.Amount, o.Currency, o.Email, o.Gateway, o.QueryPasswordHash, until, t.now, t.now)
+			o.Quantity, o.UnitPrice, o.Amount, o.Currency, o.Email, o.Gateway, o.QueryPasswordHash, until, t.now, t.now,
+			no.ClientHash)
 		if err != nil {
 			return fmt.Errorf("insert order: %w", err)
 		}
@@ -292,6 +300,53 @@ func (t *tx) InsertOrders(ctx context.Context, orders []faka.NewOrder) error {
 		o.ReservedUntil, o.CreatedAt = time.UnixMilli(until), time.UnixMilli(t.now)
 	}
 	return nil
+}
+
+// PendingUnits implements faka.Tx.
+func (t *tx) PendingUnits(ctx context.Context, productID int64, emails []string, clients [][]byte) (map[string]int64, map[string]int64, error) {
+	byEmail, byClient := map[string]int64{}, map[string]int64{}
+	sum := func(q string, keys []string, into map[string]int64, decode func(string) (string, error)) error {
+		if len(keys) == 0 {
+			return nil
+		}
+		arr, err := json.Marshal(keys)
+		if err != nil {
+			return err
+		}
+		rows, err := t.query(ctx, q, productID, string(arr))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k string
+			var n int64
+			if err := rows.Scan(&k, &n); err != nil {
+				return err
+			}
+			if k, err = decode(k); err != nil {
+				return err
+			}
+			into[k] = n
+		}
+		return rows.Err()
+	}
+	same := func(s string) (string, error) { return s, nil }
+	unhex := func(s string) (string, error) {
+		b, err := hex.DecodeString(s)
+		return string(b), err
+	}
+	hexes := make([]string, len(clients))
+	for i, c := range clients {
+		hexes[i] = strings.ToUpper(hex.EncodeToString(c))
+	}
+	if err := sum(qPendingByEmail, emails, byEmail, same); err != nil {
+		return nil, nil, fmt.Errorf("pending units by email: %w", err)
+	}
+	if err := sum(qPendingByClient, hexes, byClient, unhex); err != nil {
+		return nil, nil, fmt.Errorf("pending units by client: %w", err)
+	}
+	return byEmail, byClient, nil
 }
 
 // LockOrder implements faka.Tx.

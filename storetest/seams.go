@@ -250,3 +250,57 @@ func (s *suite) testTxOutlivesCaller(t *testing.T) {
 		t.Fatalf("Tx on an ended context: err %v, fn ran %v; want an error and no run", err, ran)
 	}
 }
+
+// testHoldLimit: one email, and one client, may hold at most HoldLimit
+// units of a product in pending orders, counted from the orders (two
+// buyers of one batch add up); cancelling gives the allowance back; a zero
+// limit is none.
+func (s *suite) testHoldLimit(t *testing.T) {
+	b := s.setup(t)
+	p := b.cardProduct(longTTL, secrets("hold", 20)...)
+	held := func(email, client string, qty int) faka.ReserveParams {
+		prm := b.params(p, qty, longTTL)
+		prm.Email, prm.HoldLimit = email, 3
+		if client != "" {
+			prm.ClientHash = tokenHash("client " + client)
+		}
+		return prm
+	}
+	limited := func(out faka.ReserveOutcome, what string) {
+		t.Helper()
+		wantCode(t, out.Err, faka.ERateLimited, "%s", what)
+	}
+	first := b.reserveBatch(p, held("a@example.com", "", 2))[0]
+	if first.Err != nil {
+		t.Fatal(first.Err)
+	}
+	limited(b.reserveBatch(p, held("a@example.com", "", 2))[0], "email a: 2 held, 2 more")
+	if out := b.reserveBatch(p, held("a@example.com", "", 1))[0]; out.Err != nil {
+		t.Fatalf("email a: 2 held, 1 more (3 allowed): %v", out.Err)
+	}
+	// The same client under other emails.
+	if out := b.reserveBatch(p, held("c1@example.com", "c", 3))[0]; out.Err != nil {
+		t.Fatal(out.Err)
+	}
+	limited(b.reserveBatch(p, held("c2@example.com", "c", 1))[0], "client c: 3 held under another email")
+	// Two buyers of one batch add up.
+	out := b.reserveBatch(p, held("b@example.com", "", 2), held("b@example.com", "", 2), held("d@example.com", "", 3))
+	if out[0].Err != nil || out[2].Err != nil {
+		t.Fatalf("first of b, and d: %v, %v", out[0].Err, out[2].Err)
+	}
+	limited(out[1], "email b: the second buyer of the batch")
+	// Cancelling gives the allowance back.
+	b.cancel(first.Order)
+	if out := b.reserveBatch(p, held("a@example.com", "", 2))[0]; out.Err != nil {
+		t.Fatalf("email a after cancelling 2: %v", out.Err)
+	}
+	// No limit: any number of orders.
+	for range 3 {
+		prm := held("a@example.com", "c", 2)
+		prm.HoldLimit = 0
+		if out := b.reserveBatch(p, prm)[0]; out.Err != nil {
+			t.Fatalf("without a hold limit: %v", out.Err)
+		}
+	}
+	b.check()
+}

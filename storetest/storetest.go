@@ -89,6 +89,7 @@ func (s *suite) tests() []namedTest {
 		{"PaymentRacesExpiry", s.testPaymentRacesExpiry},
 		{"DuplicateConfirmTogether", s.testDuplicateConfirmTogether},
 		{"TxOutlivesCaller", s.testTxOutlivesCaller},
+		{"HoldLimit", s.testHoldLimit},
 
 		{"PaymentConfirmDelivers", s.testPaymentConfirmDelivers},
 		{"PaymentConfirmDuplicate", s.testPaymentConfirmDuplicate},

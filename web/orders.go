@@ -144,6 +144,7 @@ func (s *Server) readOrder(w http.ResponseWriter, r *http.Request) (engine.Reser
 		Gateway:        gw.Name(),
 		QueryPassword:  body.QueryPassword,
 		IdempotencyKey: idemKey,
+		Client:         s.clientKey(r),
 	}
 	if idemKey != "" {
 		req.RequestHash = requestHash(req, s.clientKey(r))

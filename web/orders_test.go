@@ -393,3 +393,35 @@ func TestRateLimitBehindProxy(t *testing.T) {
 		t.Fatalf("direct client spoofing X-Forwarded-For got %d, want 429", c)
 	}
 }
+
+// TestStockHoarding: one anonymous client may not hold a drop in unpaid
+// orders (it held 300 units with 3 orders of 100): a second order of the
+// same product from the same address, under another email, is 429 while
+// the first is unpaid; the buyer who cancels may order again.
+func TestStockHoarding(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	p := b.cardProduct(300, "")
+	hoard := func(email string) *httptest.ResponseRecorder {
+		return b.send(req{method: "POST", path: "/api/v1/orders", remote: "203.0.113.50:1234",
+			body: fmt.Sprintf(`{"product_id":%d,"quantity":100,"email":%q,"gateway":"sandbox"}`, p.ID, email)})
+	}
+	first := decode[created](t, hoard("h1@example.com"), http.StatusCreated)
+	before := b.state()
+	for _, email := range []string{"h2@example.com", "h3@example.com"} {
+		wantError(t, hoard(email), http.StatusTooManyRequests, faka.ERateLimited)
+	}
+	b.unchanged(before)
+	if st := b.stock(p.ID); st.Reserved != 100 {
+		t.Fatalf("stock %+v: the hoarder holds more than one order's worth", st)
+	}
+	// Another buyer is not affected.
+	decode[created](t, b.send(req{method: "POST", path: "/api/v1/orders", remote: "198.51.100.20:999",
+		body: orderBody(p.ID, 100)}), http.StatusCreated)
+	// Cancelling gives the allowance back.
+	b.do("POST", "/api/v1/orders/"+first.OrderNo+"/cancel?token="+first.Token, "")
+	if o := b.getOrder(first); o.Status != "cancelled" {
+		t.Fatalf("cancel: order is %s", o.Status)
+	}
+	decode[created](t, hoard("h2@example.com"), http.StatusCreated)
+}

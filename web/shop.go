@@ -327,6 +327,7 @@ func (s *Server) buy(w http.ResponseWriter, r *http.Request) {
 		Email:         email,
 		Gateway:       gw.Name(),
 		QueryPassword: f.Get("query_password"),
+		Client:        s.clientKey(r),
 	}
 	// The key covers the values too: the same form sent twice is one
 	// order, the form changed and sent again is the order the buyer now
@@ -358,6 +359,11 @@ func (s *Server) buy(w http.ResponseWriter, r *http.Request) {
 		return
 	case code == faka.EInvalid:
 		fail(faka.ErrorMessage(err))
+		return
+	case code == faka.ERateLimited:
+		s.metrics.order("rate_limited")
+		d.Error = p.L.T("buy.err.holding")
+		s.showProduct(w, r, http.StatusTooManyRequests, p, d)
 		return
 	default:
 		s.metrics.order(orderOutcome(err))

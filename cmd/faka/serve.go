@@ -93,7 +93,8 @@ func openKeyedEngine(ctx context.Context, c *Config, log *slog.Logger, counter e
 		st.Close()
 		return nil, nil, nil, err
 	}
-	e, err := engine.New(engine.Config{Store: st, Keyring: kr, Logger: log, Counter: counter})
+	// FAKA_ORDER_RATE=0 (load tests) also lifts the hold limit per client.
+	e, err := engine.New(engine.Config{Store: st, Keyring: kr, Logger: log, Counter: counter, NoHoldLimit: c.OrderRate == 0})
 	if err != nil {
 		st.Close()
 		return nil, nil, nil, err
