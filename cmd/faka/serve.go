@@ -46,6 +46,7 @@ type Main struct {
 	server   *http.Server
 	redis    *redis.Client
 
+	demoAccount  string             // the demo console account, when the store has it
 	demoPassword string             // the demo console account's, when --demo made one
 	stopReload   context.CancelFunc // stops reloading the gateways' settings
 
@@ -53,6 +54,11 @@ type Main struct {
 	// orders whose notification has not come (FAKA_POLL_INTERVAL); 0: never.
 	PollInterval time.Duration
 	stopPoller   func() // stops the payment poller and waits for it
+
+	// Backup is the schedule of backups of the embedded database
+	// (FAKA_BACKUP_DIR…); its Dir "" is off.
+	Backup  BackupSchedule
+	backups *backupLoop
 }
 
 // store is what the binary needs of a store: faka.Store and a readiness
@@ -179,9 +185,12 @@ func (m *Main) Open(ctx context.Context) error {
 		if err := seedDemo(ctx, e, m.Out); err != nil {
 			return err
 		}
-		if m.demoPassword, err = seedDemoAdmin(ctx, st); err != nil {
+		if m.demoAccount, m.demoPassword, err = seedDemoAdmin(ctx, st); err != nil {
 			return err
 		}
+	}
+	if err := m.startBackups(); err != nil {
+		return err
 	}
 	m.server = &http.Server{
 		Handler:           h,
@@ -197,8 +206,7 @@ func (m *Main) Open(ctx context.Context) error {
 			m.Logger.Error("http server stopped", "err", err)
 		}
 	}()
-	m.Logger.Info("faka is serving", "url", c.PublicURL, "database", c.databaseName(),
-		"sandbox", c.SandboxSecret != "", "admin_api", c.AdminToken != "")
+	m.logSummary(ctx, gws)
 	return nil
 }
 
@@ -306,6 +314,7 @@ func (m *Main) Close() error {
 	if m.stopPoller != nil {
 		m.stopPoller()
 	}
+	m.backups.stop()
 	if m.Engine != nil {
 		m.Engine.Close()
 	}
