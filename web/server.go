@@ -286,6 +286,8 @@ func (s *Server) routes(metricsHandler http.Handler) {
 // ServeHTTP sets the headers every response carries, recovers from
 // panics, and answers unknown routes and wrong methods in JSON.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w, logAccess := s.startAccess(w, r)
+	defer logAccess()
 	h := w.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
