@@ -269,6 +269,7 @@ func (s *Server) routes(metricsHandler http.Handler) {
 	m.HandleFunc("POST /api/v1/orders/{order_no}/deliver", s.admin(s.deliverOrder))
 
 	m.HandleFunc("GET /api/v1/reconcile", s.admin(s.reconcile))
+	m.HandleFunc("GET /api/v1/openapi.json", s.openAPI)
 
 	m.HandleFunc("GET /api/v1/gateways", s.listGateways)
 	m.HandleFunc("PUT /api/v1/gateways/{name}", s.admin(s.putGateway))
