@@ -31,7 +31,7 @@ func TestHelpAtEveryLevel(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("%v: exit %d", args, code)
 		}
-		for _, cmd := range []string{"serve", "migrate", "keys import", "reconcile", "admin create", "admin password", "backup", "restore", "bench", "version"} {
+		for _, cmd := range []string{"serve", "migrate", "keys import", "reconcile", "admin create", "admin password", "backup", "restore", "healthcheck", "bench", "version"} {
 			if !strings.Contains(out, "faka "+cmd) {
 				t.Errorf("%v does not list faka %s:\n%s", args, cmd, out)
 			}
@@ -190,5 +190,29 @@ func TestKeysImportReportsEachRejectedLine(t *testing.T) {
 	}
 	if code, out, errOut := runIn(t, env, "GOOD-3\n", "keys", "import", "-", "-product=1"); code != 0 || !strings.Contains(out, "imported 1") {
 		t.Fatalf("stdin: exit %d %s %s", code, out, errOut)
+	}
+}
+
+// TestHealthcheck checks faka healthcheck against a running server and a
+// port where none listens.
+func TestHealthcheck(t *testing.T) {
+	t.Parallel()
+	m := testServer(t, t.TempDir())
+	defer m.Close()
+	env := map[string]string{"FAKA_ADDR": strings.TrimPrefix(m.URL(), "http://")}
+	if code, out, errOut := runIn(t, env, "", "healthcheck"); code != 0 || !strings.Contains(out, `"status":"ready"`) {
+		t.Fatalf("a ready server: exit %d %s %s", code, out, errOut)
+	}
+	m.Close()
+	if code, _, errOut := runIn(t, env, "", "healthcheck"); code != 1 || !strings.Contains(errOut, "healthcheck") {
+		t.Fatalf("no server: exit %d %s", code, errOut)
+	}
+	for addr, want := range map[string]string{
+		"0.0.0.0:8080": "http://127.0.0.1:8080/readyz", ":9000": "http://127.0.0.1:9000/readyz",
+		"[::]:80": "http://127.0.0.1:80/readyz", "10.0.0.5:8080": "http://10.0.0.5:8080/readyz", "": "http://127.0.0.1:8080/readyz",
+	} {
+		if got := readyURL(addr); got != want {
+			t.Errorf("readyURL(%q) = %q, want %q", addr, got, want)
+		}
 	}
 }

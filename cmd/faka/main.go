@@ -37,6 +37,7 @@ Usage:
                                           (the password comes from FAKA_ADMIN_PASSWORD or standard input)
   faka backup FILE                        write a verified copy of the embedded database while the shop sells
   faka restore FILE                       put a backup into an empty data directory
+  faka healthcheck [-url URL]             exit 0 when the running server is ready (a container's HEALTHCHECK)
   faka bench [-quick] [flags]             flash-sale benchmark with the textbook baselines (last stdout line: JSON)
   faka version                            print the version, commit and build date (also --version)
 
@@ -69,6 +70,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = cmdBackup(ctx, out, rest, getenv)
 	case "restore":
 		err = cmdRestore(ctx, out, rest, getenv)
+	case "healthcheck":
+		err = cmdHealthcheck(ctx, out, rest, getenv)
 	case "bench":
 		err = cmdBench(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version", "-version":
