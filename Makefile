@@ -35,11 +35,20 @@ release: ## static linux/amd64 and linux/arm64 archives with version info in dis
 	done
 	cd dist && sha256sum *.tar.gz > SHA256SUMS
 
+# go test shows nothing of a package that passed, so the skipped suites
+# are named here, after the run, where they cannot be missed.
+define skipped_suites
+	@test -n "$$FAKA_TEST_DATABASE_URL" || echo "SKIPPED: the PostgreSQL tests of $$(grep -rl --include='*_test.go' FAKA_TEST_DATABASE_URL . | xargs -n1 dirname | sort -u | tr '\n' ' ')(FAKA_TEST_DATABASE_URL is not set)"
+	@test -n "$$FAKA_TEST_REDIS_URL" || echo "SKIPPED: the Redis tests of $$(grep -rl --include='*_test.go' FAKA_TEST_REDIS_URL . | xargs -n1 dirname | sort -u | tr '\n' ' ')(FAKA_TEST_REDIS_URL is not set)"
+endef
+
 test: ## run every test with the race detector (what CI runs)
 	$(GO) test -race -count=1 -timeout 20m ./...
+	$(skipped_suites)
 
 test-short: ## quick tests without the race detector
 	$(GO) test -short -count=1 ./...
+	$(skipped_suites)
 
 fuzz: ## run each fuzz target briefly (FUZZTIME=100000x executions)
 	$(GO) test -run '^$$' -fuzz '^FuzzParseKeys$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2000x ./engine/

@@ -45,6 +45,8 @@ type Main struct {
 	listener net.Listener
 	server   *http.Server
 	redis    *redis.Client
+	// redisPrefix begins every Redis key (FAKA_REDIS_URL's key_prefix).
+	redisPrefix string
 
 	demoAccount  string             // the demo console account, when the store has it
 	demoPassword string             // the demo console account's, when --demo made one
@@ -261,15 +263,16 @@ func (m *Main) openCounter(ctx context.Context) (engine.Counter, error) {
 	if m.Config.RedisURL == "" {
 		return nil, nil
 	}
-	opt, err := redis.ParseURL(m.Config.RedisURL)
+	opt, prefix, err := redisOptions(m.Config.RedisURL)
 	if err != nil {
-		return nil, fmt.Errorf("FAKA_REDIS_URL: %w", err)
+		return nil, err
 	}
+	m.redisPrefix = prefix
 	m.redis = redis.NewClient(opt)
 	if err := m.redis.Ping(ctx).Err(); err != nil {
 		m.Logger.Warn("redis does not answer yet; admitting through the database alone until it does", "addr", opt.Addr, "err", err)
 	}
-	return redisgate.New(m.redis, ""), nil
+	return redisgate.New(m.redis, prefix+"gate:"), nil
 }
 
 // sharedLimiter returns the Redis rate limiter when Redis is configured.
@@ -278,7 +281,7 @@ func (m *Main) sharedLimiter() web.SharedLimiter {
 	if m.redis == nil {
 		return nil
 	}
-	return redisgate.NewRateLimiter(m.redis, "faka:rate:")
+	return redisgate.NewRateLimiter(m.redis, m.redisPrefix+"rate:")
 }
 
 // gateDetail is the admission gate's part of /readyz.
