@@ -29,7 +29,7 @@ release: ## static linux/amd64 and linux/arm64 archives with version info in dis
 	rm -rf dist && mkdir -p dist
 	for arch in $(RELEASE_ARCHS); do \
 	  d=faka_$(VERSION)_linux_$$arch; mkdir -p dist/$$d && \
-	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o dist/$$d/faka ./cmd/faka && \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -tags timetzdata -ldflags "$(LDFLAGS)" -o dist/$$d/faka ./cmd/faka && \
 	  cp README.md deploy/faka.service dist/$$d/ && \
 	  tar -C dist -czf dist/$$d.tar.gz $$d && rm -rf dist/$$d || exit 1; \
 	done

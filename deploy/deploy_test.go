@@ -45,7 +45,7 @@ func TestReleaseBinaryIsStatic(t *testing.T) {
 		t.Skip("builds the binary: not in -short mode")
 	}
 	bin := filepath.Join(t.TempDir(), "faka")
-	cmd := exec.Command(goTool(t), "build", "-trimpath", "-ldflags", "-s -w -X main.version=v9.9.9-test -X main.commit=abc123 -X main.date=2026-01-02T03:04:05Z",
+	cmd := exec.Command(goTool(t), "build", "-trimpath", "-tags", "timetzdata", "-ldflags", "-s -w -X main.version=v9.9.9-test -X main.commit=abc123 -X main.date=2026-01-02T03:04:05Z",
 		"-o", bin, "../cmd/faka")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -229,6 +229,21 @@ func TestSystemdUnit(t *testing.T) {
 	}
 	if got := u["Install"]["WantedBy"]; !slices.Equal(got, []string{"multi-user.target"}) {
 		t.Errorf("WantedBy = %v", got)
+	}
+	// Where systemd is installed, it checks the unit too (with an
+	// ExecStart that exists here).
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Log("systemd-analyze is not installed: the unit was checked by this test only")
+		return
+	}
+	copyPath := filepath.Join(t.TempDir(), "faka.service")
+	text := strings.Replace(string(readFile(t, "faka.service")), "ExecStart=/usr/local/bin/faka serve", "ExecStart=/bin/true serve", 1)
+	if err := os.WriteFile(copyPath, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(analyze, "verify", copyPath).CombinedOutput(); err != nil || len(out) > 0 {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}
 }
 
