@@ -2,6 +2,8 @@ package faka_test
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,7 +38,7 @@ func TestTransitions(t *testing.T) {
 				t.Errorf("%s → %s: allowed=%v", from, to, got)
 			}
 			if err := faka.Transition(from, to); (err == nil) != got ||
-				(err != nil && !errors.Is(err, faka.ErrInvalidTransition)) {
+				(err != nil && faka.ErrorCode(err) != faka.EInvalidState) {
 				t.Errorf("Transition(%s, %s) = %v", from, to, err)
 			}
 		}
@@ -97,9 +99,13 @@ func TestNormalizeEmail(t *testing.T) {
 
 func TestErrorCodes(t *testing.T) {
 	t.Parallel()
-	err := faka.Errorf(faka.ESoldOut, "only %d left", 2)
-	if !errors.Is(err, faka.ErrSoldOut) || errors.Is(err, faka.ErrNotFound) {
-		t.Fatal("errors.Is does not match by code")
+	err := fmt.Errorf("reserve: %w", faka.Errorf(faka.ESoldOut, "only %d left", 2))
+	if faka.ErrorCode(err) != faka.ESoldOut || faka.ErrorCode(nil) != "" {
+		t.Fatalf("ErrorCode(%v) = %q, want sold_out through the wrapping", err, faka.ErrorCode(err))
+	}
+	// A sentinel says what it means, also wrapped: never "reserve: ".
+	if got := fmt.Errorf("reserve: %w", faka.ErrSoldOut).Error(); got == "reserve: " || !strings.HasPrefix(got, "reserve: Sold out") {
+		t.Fatalf("wrapped sentinel prints %q", got)
 	}
 	if faka.ErrorCode(errors.New("boom")) != faka.EInternal || faka.ErrorMessage(errors.New("secret detail")) == "secret detail" {
 		t.Fatal("an internal error leaks its detail")
@@ -114,5 +120,35 @@ func TestErrorCodes(t *testing.T) {
 	}
 	if got := (&faka.Error{Code: faka.EInvalid, Message: "bad", Err: errors.New("cause")}).Error(); got != "bad: cause" {
 		t.Fatalf("Error() = %q, want %q", got, "bad: cause")
+	}
+}
+
+// TestStockBounds checks the one place where a product's initial stock
+// and added units are bounded: a card product gets no units, nothing is
+// negative, and no figure can grow to overflow a column.
+func TestStockBounds(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		d     faka.Delivery
+		stock int64
+		ok    bool
+	}{
+		{faka.DeliveryCard, 0, true},
+		{faka.DeliveryCard, 3, false},
+		{faka.DeliveryManual, -1, false},
+		{faka.DeliveryManual, faka.MaxStock, true},
+		{faka.DeliveryReusable, faka.MaxStock + 1, false},
+		{faka.DeliveryReusable, 9223372036854775807, false},
+	} {
+		err := faka.CheckInitialStock(tc.d, tc.stock)
+		if (err == nil) != tc.ok || (err != nil && faka.ErrorCode(err) != faka.EInvalid) {
+			t.Errorf("CheckInitialStock(%s, %d) = %v, want ok=%v", tc.d, tc.stock, err, tc.ok)
+		}
+	}
+	for n, ok := range map[int64]bool{0: false, -5: false, 1: true, faka.MaxStock: true, faka.MaxStock + 1: false,
+		9223372036854775807: false} {
+		if err := faka.CheckStockAdd(n); (err == nil) != ok {
+			t.Errorf("CheckStockAdd(%d) = %v, want ok=%v", n, err, ok)
+		}
 	}
 }

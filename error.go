@@ -45,20 +45,20 @@ func (e *Error) Error() string {
 		return e.Message
 	case e.Err != nil:
 		return e.Err.Error()
-	default:
+	case e.Message != "":
 		return e.Message
+	default:
+		// A sentinel such as ErrSoldOut: its code's message, so that a
+		// wrapped sentinel never reads "reserve: " with nothing after it.
+		if m, ok := defaultMessages[e.Code]; ok {
+			return m
+		}
+		return e.Code
 	}
 }
 
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
-
-// Is makes errors.Is match two *Error values by code, so that
-// errors.Is(err, faka.ErrSoldOut) holds for any sold-out error.
-func (e *Error) Is(target error) bool {
-	t, ok := target.(*Error)
-	return ok && t.Code == e.Code && t.Message == "" && t.Err == nil
-}
 
 // Errorf returns an *Error with the given code and a formatted message.
 // A %w verb in format wraps its operand as the cause.
@@ -67,7 +67,8 @@ func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: err.Error(), Err: errors.Unwrap(err)}
 }
 
-// Sentinel errors, matched with errors.Is by code.
+// Sentinel errors, for returning. Tell error kinds apart with ErrorCode
+// (the one way, in code and tests): errors.Is matches only the same value.
 var (
 	ErrSoldOut           = &Error{Code: ESoldOut}
 	ErrNotFound          = &Error{Code: ENotFound}

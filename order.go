@@ -100,8 +100,43 @@ type OrderFilter struct {
 	Limit     int
 }
 
-// MaxEmailLength is the longest email address accepted.
-const MaxEmailLength = 254
+// Limits of what a buyer or a gateway sends, each checked in one place.
+const (
+	// MaxEmailLength is the longest email address accepted.
+	MaxEmailLength = 254
+	// MaxIdempotencyKeyLength bounds the Idempotency-Key header.
+	MaxIdempotencyKeyLength = 255
+	// MaxQueryPasswordLength bounds the buyer's optional lookup password.
+	MaxQueryPasswordLength = 128
+	// MaxOrderNoLength bounds an order number given to look an order up.
+	MaxOrderNoLength = 64
+	// MaxTradeNoLength bounds a gateway's trade number.
+	MaxTradeNoLength = 128
+	// MaxTokenLength bounds a buyer token given to look an order up.
+	MaxTokenLength = 256
+)
+
+// CheckIdempotencyKey checks an Idempotency-Key: at most
+// MaxIdempotencyKeyLength printable ASCII characters ("" is no key).
+func CheckIdempotencyKey(k string) error {
+	if len(k) > MaxIdempotencyKeyLength {
+		return Errorf(EInvalid, "Idempotency-Key must be at most %d printable ASCII characters", MaxIdempotencyKeyLength)
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x20 || k[i] > 0x7e {
+			return Errorf(EInvalid, "Idempotency-Key must be at most %d printable ASCII characters", MaxIdempotencyKeyLength)
+		}
+	}
+	return nil
+}
+
+// CheckQueryPassword checks a buyer's lookup password ("" is none).
+func CheckQueryPassword(pw string) error {
+	if len(pw) > MaxQueryPasswordLength {
+		return Errorf(EInvalid, "query_password is longer than %d bytes", MaxQueryPasswordLength)
+	}
+	return nil
+}
 
 // NormalizeEmail checks that s is one plain email address and returns it
 // trimmed, with the domain in lower case.

@@ -40,7 +40,33 @@ const (
 	MaxNameLength         = 200
 	MaxDescriptionLength  = 20000
 	MaxKeyLength          = 4096
+	// MaxStock bounds the units of a counted product that a merchant sets
+	// or adds at once: a billion a time, no sum of them can overflow.
+	MaxStock = 1_000_000_000
 )
+
+// CheckInitialStock checks the units a new product of delivery kind d
+// starts with: none for card products (they get keys), 0…MaxStock for
+// counted ones.
+func CheckInitialStock(d Delivery, stock int64) error {
+	switch {
+	case stock < 0:
+		return Errorf(EInvalid, "stock must not be negative")
+	case !d.Counted() && stock != 0:
+		return Errorf(EInvalid, "card products get stock by importing keys")
+	case stock > MaxStock:
+		return Errorf(EInvalid, "stock must be at most %d", MaxStock)
+	}
+	return nil
+}
+
+// CheckStockAdd checks a number of units to add to a counted product.
+func CheckStockAdd(n int64) error {
+	if n < 1 || n > MaxStock {
+		return Errorf(EInvalid, "stock to add must be between 1 and %d", MaxStock)
+	}
+	return nil
+}
 
 // Product is something a merchant sells.
 type Product struct {

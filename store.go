@@ -79,16 +79,23 @@ type ReconcileReport struct {
 }
 
 // Store is the single authority for products, keys, orders and payments.
-// Every method that changes state does so in one transaction, so the
-// invariants hold at every instant. Implementations: sqlite, postgres.
+// It keeps data and decides nothing: the rules that change orders, keys
+// and payments are the engine's (engine/rules.go), run through Tx as small
+// data operations. Every method that changes state does so in one
+// transaction, so the invariants hold at every instant. Implementations:
+// sqlite, postgres; storetest is the contract between them.
 type Store interface {
+	TxRunner
+
 	// Now returns the database clock, which judges reservation expiry.
 	Now(ctx context.Context) (time.Time, error)
 
 	// ProductCreate stores p and sets its ID and CreatedAt. For a reusable
 	// product, reusable is its sealed key; for counted products (reusable,
-	// manual) stock is the initial number of units.
-	ProductCreate(ctx context.Context, p *Product, reusable *SealedKey, stock int64) error
+	// manual) stock is the initial number of units; shop, when not nil, is
+	// its presentation, saved in the same transaction (an unknown category
+	// is EInvalid and creates nothing).
+	ProductCreate(ctx context.Context, p *Product, reusable *SealedKey, stock int64, shop *ProductShop) error
 	// ProductGet returns one product (ReusableKey left empty).
 	ProductGet(ctx context.Context, id int64) (*Product, error)
 	// ProductList returns products by ID; only active ones if activeOnly.
@@ -100,50 +107,12 @@ type Store interface {
 	// StockList returns the live stock of every product.
 	StockList(ctx context.Context) ([]Stock, error)
 
-	// KeysImport adds card keys to a card product, skipping any whose hash
-	// is already stored for it (in any state), then fulfils backorders.
-	// Into a reusable or manual product it is an EInvalid error.
-	//
-	// Backorders (paid_awaiting_stock) are always served strictly in order
-	// of payment time, then order ID: the oldest that does not fit stops
-	// the round, so a large old order is never starved by small new ones.
-	KeysImport(ctx context.Context, productID int64, keys []SealedKey) (ImportResult, error)
-	// StockAdd adds n units to a counted product, then fulfils backorders;
-	// n ≤ 0 or a card product is an EInvalid error.
-	StockAdd(ctx context.Context, productID int64, n int64) (ImportResult, error)
-	// KeysVoid voids available keys of a product (merchant withdrawal).
-	KeysVoid(ctx context.Context, productID int64, keyIDs []int64) (int, error)
-
-	// ReserveBatch reserves stock for many buyers of one product in one
-	// transaction, in order. A buyer for whom stock runs short gets
-	// ErrSoldOut; the others are unaffected (a later, smaller buyer may
-	// still be served). An unknown product fails the whole batch with
-	// ErrNotFound, an inactive one with EInvalid.
-	ReserveBatch(ctx context.Context, productID int64, batch []ReserveParams) ([]ReserveOutcome, error)
 	// IdempotencyGet returns a stored Idempotency-Key, or ErrNotFound.
 	IdempotencyGet(ctx context.Context, key string) (*IdempotencyRecord, error)
 
-	// PaymentConfirm applies a verified notification exactly once. A
-	// notification whose (gateway, trade_no) was seen before returns the
-	// stored outcome with Duplicate set and changes nothing. Amount or
-	// currency different from the order's is an EInvalid error; an unknown
-	// order is ErrNotFound; neither changes anything. A payment for an
-	// expired or cancelled order is late: it claims fresh stock, or makes
-	// the order a backorder when there is none or another backorder waits.
-	PaymentConfirm(ctx context.Context, n Notification) (*ConfirmResult, error)
 	// PaymentsByOrder lists the payments recorded for an order.
 	PaymentsByOrder(ctx context.Context, orderID int64) ([]*Payment, error)
 
-	// OrdersExpire moves up to limit pending orders whose reservation has
-	// passed (by the database clock) to expired and releases their stock.
-	OrdersExpire(ctx context.Context, limit int) ([]Release, error)
-	// OrderCancel moves a pending order to cancelled and releases its stock.
-	OrderCancel(ctx context.Context, orderNo string) (*Order, []Release, error)
-	// OrderRefund moves a paid, delivered or backordered order to refunded;
-	// its sold keys become void, never sold again.
-	OrderRefund(ctx context.Context, orderNo string) (*Order, error)
-	// OrderDeliverManual marks a paid manual order delivered with a note.
-	OrderDeliverManual(ctx context.Context, orderNo string, note string) (*Order, error)
 	// OrderGet returns an order by number, or ErrNotFound.
 	OrderGet(ctx context.Context, orderNo string) (*Order, error)
 	// OrderList returns orders matching f, newest first: f.Limit of them

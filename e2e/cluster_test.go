@@ -18,7 +18,7 @@ import (
 
 // Settings every instance of a cluster shares.
 const (
-	adminToken    = "e2e-admin-token"
+	adminToken    = "e2e-admin-token-0123456789abcdef0"
 	sandboxSecret = "e2e-sandbox-secret"
 )
 

@@ -25,7 +25,7 @@ func benchEngine(b *testing.B, keys int) (*engine.Engine, *faka.Product) {
 	ctx := context.Background()
 	e, _ := newEngine(b, 0, 0)
 	p := &faka.Product{Name: "bench", Price: 100, Currency: "CNY", ReservationTTL: time.Hour, Active: true}
-	if err := e.CreateProduct(ctx, p, 0); err != nil {
+	if err := e.CreateProduct(ctx, p, 0, nil); err != nil {
 		b.Fatal(err)
 	}
 	for done := 0; done < keys; {

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/faka-dev/faka"
 	"github.com/faka-dev/faka/keyring"
 )
@@ -43,6 +45,7 @@ type Config struct {
 // work, and Close it when done. It is safe for concurrent use.
 type Engine struct {
 	store faka.Store
+	rules Rules
 	kr    *keyring.Keyring
 	log   *slog.Logger
 	cfg   Config
@@ -53,8 +56,8 @@ type Engine struct {
 	mu       sync.Mutex
 	lanes    map[int64]*lane
 	products map[int64]*faka.Product
-	inflight map[string]bool // Idempotency-Keys being served now
-	confirms confirmFlights  // payment confirmations in flight
+	inflight map[string]bool    // Idempotency-Keys being served now
+	confirms singleflight.Group // payment confirmations in flight, by trade
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup
@@ -82,6 +85,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{
 		store:    cfg.Store,
+		rules:    Rules{Store: cfg.Store},
 		kr:       cfg.Keyring,
 		log:      cfg.Logger,
 		cfg:      cfg,
@@ -93,7 +97,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.Counter != nil {
 		e.shared = &fallbackCounter{shared: cfg.Counter, log: cfg.Logger, local: NewLocalCounter(),
-			onRecover: func() { e.resyncAll(context.Background()) }}
+			onRecover: func() { e.spawn(func() { e.resyncAll(context.Background()) }) }}
 		e.counter = e.shared
 	}
 	return e, nil
@@ -144,7 +148,19 @@ func (e *Engine) every(ctx context.Context, d time.Duration, fn func(context.Con
 	}
 }
 
-// Close stops the background work and waits for it.
+// spawn runs f on a goroutine that Close waits for.
+func (e *Engine) spawn(f func()) {
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		f()
+	}()
+}
+
+// Close stops the background work and waits for every goroutine the
+// engine started: the sweeper, the resynchronisation, each product's
+// batch runner (which finishes the batches already queued). Call it once
+// nothing submits requests any more (the HTTP server has stopped).
 func (e *Engine) Close() {
 	e.stop()
 	e.wg.Wait()
@@ -155,7 +171,7 @@ func (e *Engine) Close() {
 func (e *Engine) ExpireDue(ctx context.Context) (int64, error) {
 	var total int64
 	for range 100 { // bounded: a huge backlog is finished by the next ticks
-		rel, err := e.store.OrdersExpire(ctx, 500)
+		rel, err := e.rules.OrdersExpire(ctx, 500)
 		if err != nil {
 			return total, fmt.Errorf("expire reservations: %w", err)
 		}

@@ -3,7 +3,6 @@ package engine_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -58,7 +57,7 @@ func newEngine(tb testing.TB, sweep, resync time.Duration) (*engine.Engine, *sql
 func (b bundle) product(t *testing.T, ttl time.Duration, keys int) *faka.Product {
 	t.Helper()
 	p := &faka.Product{Name: "Game card", Price: 990, Currency: "CNY", ReservationTTL: ttl, Active: true}
-	if err := b.e.CreateProduct(context.Background(), p, 0); err != nil {
+	if err := b.e.CreateProduct(context.Background(), p, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	var sb strings.Builder
@@ -185,7 +184,7 @@ func TestGateSellsExactlyStock(t *testing.T) {
 			q := 1 + i%3
 			r, err := reserve(b.e, p.ID, q)
 			switch {
-			case errors.Is(err, faka.ErrSoldOut):
+			case faka.ErrorCode(err) == faka.ESoldOut:
 				soldOut.Add(1)
 			case err != nil:
 				t.Errorf("reserve: %v", err)
@@ -238,7 +237,7 @@ func TestExpiryReleasesAndLatePayment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := reserve(b.e, p.ID, 1); !errors.Is(err, faka.ErrSoldOut) {
+	if _, err := reserve(b.e, p.ID, 1); faka.ErrorCode(err) != faka.ESoldOut {
 		t.Fatalf("want sold out, got %v", err)
 	}
 	waitStatus(t, b.e, r.Order.OrderNo, faka.StatusExpired)
@@ -246,7 +245,7 @@ func TestExpiryReleasesAndLatePayment(t *testing.T) {
 	// the sweep commits, so a buyer may be turned away for a moment.
 	var r2 *engine.Reservation
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if r2, err = reserve(b.e, p.ID, 2); err == nil || !errors.Is(err, faka.ErrSoldOut) || time.Now().After(deadline) {
+		if r2, err = reserve(b.e, p.ID, 2); err == nil || faka.ErrorCode(err) != faka.ESoldOut || time.Now().After(deadline) {
 			break
 		}
 	}
@@ -268,7 +267,7 @@ func TestExpiryReleasesAndLatePayment(t *testing.T) {
 	if o.Status != faka.StatusDelivered {
 		t.Fatalf("backorder status %s", o.Status)
 	}
-	if _, err := reserve(b.e, p.ID, 2); !errors.Is(err, faka.ErrSoldOut) {
+	if _, err := reserve(b.e, p.ID, 2); faka.ErrorCode(err) != faka.ESoldOut {
 		t.Fatalf("gate let 2 through with 1 left: %v", err)
 	}
 	if _, err := reserve(b.e, p.ID, 1); err != nil {

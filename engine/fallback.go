@@ -63,7 +63,7 @@ func (f *fallbackCounter) ok(shared bool) {
 	f.mu.Unlock()
 	if recovered {
 		f.log.Info("shared admission gate is back")
-		go f.onRecover() // its counts may be stale after the outage
+		f.onRecover() // its counts may be stale after the outage (it must not block)
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/faka-dev/faka"
 )
 
@@ -30,9 +32,8 @@ type lane struct {
 	queue   []*request
 	running bool
 	resync  bool // the runner should re-read the database before the next batch
-	// seeding is closed when the counter's seeding under way ends (see
-	// seed); nil when none is.
-	seeding chan struct{}
+
+	seeding singleflight.Group // the one load of the counter under way (see seed)
 }
 
 // request is one reservation waiting in a lane.
@@ -88,7 +89,7 @@ func (l *lane) submit(r *request) {
 	l.running = true
 	l.mu.Unlock()
 	if start {
-		go l.run()
+		l.e.spawn(l.run)
 	}
 }
 
@@ -101,7 +102,7 @@ func (l *lane) requestResync() {
 	l.running = true
 	l.mu.Unlock()
 	if start {
-		go l.run()
+		l.e.spawn(l.run)
 	}
 }
 
@@ -144,7 +145,7 @@ func (l *lane) write(ctx context.Context, batch []*request) (short bool) {
 	for i, r := range batch {
 		params[i] = r.params
 	}
-	outs, err := l.e.store.ReserveBatch(ctx, l.productID, params)
+	outs, err := l.e.rules.ReserveBatch(ctx, l.productID, params)
 	if err != nil {
 		// Nothing was written: give the units back and fail the batch.
 		var back int64

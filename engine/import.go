@@ -67,7 +67,7 @@ func (e *Engine) ImportKeys(ctx context.Context, productID int64, r io.Reader) (
 			continue
 		}
 		first = false
-		res, err := e.store.KeysImport(ctx, productID, b.sealed)
+		res, err := e.rules.KeysImport(ctx, productID, b.sealed)
 		if err != nil {
 			return total, e.importFailed(productID, total, err)
 		}

@@ -26,7 +26,7 @@ type countingStore struct {
 	faka.Store
 	stockGets  atomic.Int64
 	imports    atomic.Int64
-	failImport atomic.Int64 // the KeysImport call (1-based) that fails; 0: none
+	failImport atomic.Int64 // the write transaction (1-based) that fails; 0: none
 }
 
 var errInjected = errors.New("injected failure")
@@ -36,11 +36,13 @@ func (s *countingStore) StockGet(ctx context.Context, productID int64) (faka.Sto
 	return s.Store.StockGet(ctx, productID)
 }
 
-func (s *countingStore) KeysImport(ctx context.Context, productID int64, keys []faka.SealedKey) (faka.ImportResult, error) {
+// Tx counts write transactions: in these tests, which run no sweeper and
+// no reservation, each is one batch of an import.
+func (s *countingStore) Tx(ctx context.Context, fn func(context.Context, faka.Tx) error) error {
 	if n := s.imports.Add(1); n == s.failImport.Load() {
-		return faka.ImportResult{}, errInjected
+		return errInjected
 	}
-	return s.Store.KeysImport(ctx, productID, keys)
+	return s.Store.Tx(ctx, fn)
 }
 
 // newCountingEngine is an engine on a fresh SQLite file behind a
@@ -66,7 +68,7 @@ func newCountingEngine(t *testing.T, batchSize int) (*engine.Engine, *countingSt
 	}
 	t.Cleanup(e.Close)
 	p := &faka.Product{Name: "Card", Price: 100, Currency: "CNY", ReservationTTL: time.Hour, Active: true}
-	if err := e.CreateProduct(ctx, p, 0); err != nil {
+	if err := e.CreateProduct(ctx, p, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	return e, cs, p

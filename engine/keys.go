@@ -109,7 +109,7 @@ func (e *Engine) ImportKeyList(ctx context.Context, productID int64, keys []stri
 
 // VoidKeys withdraws available keys from sale.
 func (e *Engine) VoidKeys(ctx context.Context, productID int64, keyIDs []int64) (int, error) {
-	n, err := e.store.KeysVoid(ctx, productID, keyIDs)
+	n, err := e.rules.KeysVoid(ctx, productID, keyIDs)
 	if err != nil {
 		return 0, fmt.Errorf("void keys: %w", err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -25,39 +24,50 @@ func (e *Engine) ConfirmPayment(ctx context.Context, n faka.Notification) (*faka
 	switch {
 	case n.Gateway == "" || n.TradeNo == "" || n.OrderNo == "":
 		return nil, faka.Errorf(faka.EInvalid, "a notification needs gateway, trade_no and order_no")
-	case len(n.TradeNo) > 128 || len(n.OrderNo) > 64:
+	case len(n.TradeNo) > faka.MaxTradeNoLength || len(n.OrderNo) > faka.MaxOrderNoLength:
 		return nil, faka.Errorf(faka.EInvalid, "trade_no or order_no is too long")
 	case n.Amount <= 0:
 		return nil, faka.Errorf(faka.EInvalid, "amount must be positive")
 	}
+	// The first copy runs on a context its request cannot cancel, so that
+	// a gateway that hangs up does not fail the copies waiting for it.
 	key := n.Gateway + "\x00" + n.TradeNo
-	f, first := e.confirms.join(key)
-	if !first {
-		select {
-		case <-f.done:
-		case <-ctx.Done():
-			return nil, fmt.Errorf("confirm payment %s/%s: %w", n.Gateway, n.TradeNo, ctx.Err())
-		}
-		if f.err == nil {
-			return f.res.asDuplicate(), nil
-		}
-		// The first copy failed — perhaps for reasons of its own, such as a
-		// request that went away: this one tries by itself.
+	ran := false
+	v, err, _ := e.confirms.Do(key, func() (any, error) {
+		ran = true
+		return e.confirm(context.WithoutCancel(ctx), n)
+	})
+	switch {
+	case ran:
+		res, _ := v.(*faka.ConfirmResult)
+		return res, err
+	case err != nil:
+		// The first copy failed, perhaps for reasons of its own: this one
+		// tries by itself.
 		return e.confirm(ctx, n)
 	}
-	res, err := (*faka.ConfirmResult)(nil), errAbandoned
-	defer func() { e.confirms.finish(key, f, res, err) }()
-	res, err = e.confirm(ctx, n)
-	return res, err
+	return asDuplicate(v.(*faka.ConfirmResult)), nil
 }
 
-// errAbandoned is what copies of a notification see when the first copy's
-// confirmation ended without an outcome (a panic); they try by themselves.
-var errAbandoned = errors.New("the confirmation in flight ended without an outcome")
+// asDuplicate returns a confirmation's outcome as another copy of the
+// notification sees it: the trade applied before it, nothing changed by
+// it. Each caller gets its own copies of the order and payment.
+func asDuplicate(r *faka.ConfirmResult) *faka.ConfirmResult {
+	out := faka.ConfirmResult{Duplicate: true}
+	if r.Order != nil {
+		o := *r.Order
+		out.Order = &o
+	}
+	if r.Payment != nil {
+		p := *r.Payment
+		out.Payment = &p
+	}
+	return &out
+}
 
 // confirm applies a notification through the store.
 func (e *Engine) confirm(ctx context.Context, n faka.Notification) (*faka.ConfirmResult, error) {
-	res, err := e.store.PaymentConfirm(ctx, n)
+	res, err := e.rules.PaymentConfirm(ctx, n)
 	if err != nil {
 		return nil, fmt.Errorf("confirm payment %s/%s: %w", n.Gateway, n.TradeNo, err)
 	}
@@ -81,7 +91,7 @@ func (e *Engine) Order(ctx context.Context, orderNo string) (*faka.Order, error)
 // that the other exists.
 func (e *Engine) OrderForBuyer(ctx context.Context, orderNo, token string) (*faka.Order, error) {
 	notFound := faka.Errorf(faka.ENotFound, "no order with that number and token")
-	if orderNo == "" || token == "" || len(orderNo) > 64 || len(token) > 256 {
+	if orderNo == "" || token == "" || len(orderNo) > faka.MaxOrderNoLength || len(token) > faka.MaxTokenLength {
 		return nil, notFound
 	}
 	o, err := e.store.OrderGet(ctx, orderNo)
@@ -136,7 +146,7 @@ func (e *Engine) OrderKeys(ctx context.Context, o *faka.Order) ([]string, error)
 
 // CancelOrder cancels a pending order and puts its stock back on sale.
 func (e *Engine) CancelOrder(ctx context.Context, orderNo string) (*faka.Order, error) {
-	o, rel, err := e.store.OrderCancel(ctx, orderNo)
+	o, rel, err := e.rules.OrderCancel(ctx, orderNo)
 	if err != nil {
 		return nil, fmt.Errorf("cancel order %s: %w", orderNo, err)
 	}
@@ -149,7 +159,7 @@ func (e *Engine) CancelOrder(ctx context.Context, orderNo string) (*faka.Order, 
 // RefundOrder marks a paid order refunded; its keys are voided, never
 // sold again. Returning the money is done at the gateway.
 func (e *Engine) RefundOrder(ctx context.Context, orderNo string) (*faka.Order, error) {
-	o, err := e.store.OrderRefund(ctx, orderNo)
+	o, err := e.rules.OrderRefund(ctx, orderNo)
 	if err != nil {
 		return nil, fmt.Errorf("refund order %s: %w", orderNo, err)
 	}
@@ -170,7 +180,7 @@ func (e *Engine) DeliverManual(ctx context.Context, orderNo, note string) (*faka
 	if len(note) > faka.MaxDescriptionLength {
 		return nil, faka.Errorf(faka.EInvalid, "note is longer than %d bytes", faka.MaxDescriptionLength)
 	}
-	o, err := e.store.OrderDeliverManual(ctx, orderNo, note)
+	o, err := e.rules.OrderDeliverManual(ctx, orderNo, note)
 	if err != nil {
 		return nil, fmt.Errorf("deliver order %s: %w", orderNo, err)
 	}

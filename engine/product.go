@@ -14,10 +14,15 @@ type ProductView struct {
 }
 
 // CreateProduct validates and stores a product. stock is the initial number
-// of units of a reusable or manual product (card products import keys).
-func (e *Engine) CreateProduct(ctx context.Context, p *faka.Product, stock int64) error {
+// of units of a reusable or manual product (card products import keys);
+// shop, when not nil, is its presentation in the shop, stored in the same
+// transaction.
+func (e *Engine) CreateProduct(ctx context.Context, p *faka.Product, stock int64, shop *faka.ProductShop) error {
 	p.Normalize()
 	if err := p.ValidateNew(); err != nil {
+		return err
+	}
+	if err := faka.CheckInitialStock(p.Delivery, stock); err != nil {
 		return err
 	}
 	var sealed *faka.SealedKey
@@ -25,7 +30,7 @@ func (e *Engine) CreateProduct(ctx context.Context, p *faka.Product, stock int64
 		sk := e.kr.SealReusable(p.ReusableKey)
 		sealed = &sk
 	}
-	if err := e.store.ProductCreate(ctx, p, sealed, stock); err != nil {
+	if err := e.store.ProductCreate(ctx, p, sealed, stock, shop); err != nil {
 		return fmt.Errorf("create product: %w", err)
 	}
 	cp := *p
@@ -102,7 +107,7 @@ func (e *Engine) Products(ctx context.Context, activeOnly bool) ([]ProductView, 
 
 // AddStock adds units to a reusable or manual product.
 func (e *Engine) AddStock(ctx context.Context, productID int64, n int64) (faka.ImportResult, error) {
-	res, err := e.store.StockAdd(ctx, productID, n)
+	res, err := e.rules.StockAdd(ctx, productID, n)
 	if err != nil {
 		return res, fmt.Errorf("add stock: %w", err)
 	}

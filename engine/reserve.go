@@ -36,9 +36,6 @@ type Reservation struct {
 	Replayed bool
 }
 
-// MaxIdempotencyKeyLength bounds the Idempotency-Key header.
-const MaxIdempotencyKeyLength = 255
-
 // Reserve creates a pending order holding quantity units of a product, or
 // fails with ErrSoldOut (nothing written), an EInvalid error, or, for an
 // Idempotency-Key whose twin is still being served, an EConflict error.
@@ -50,8 +47,11 @@ func (e *Engine) Reserve(ctx context.Context, req ReserveRequest) (*Reservation,
 	if req.Gateway == "" {
 		return nil, faka.Errorf(faka.EInvalid, "gateway is required")
 	}
-	if len(req.QueryPassword) > 128 {
-		return nil, faka.Errorf(faka.EInvalid, "query_password is longer than 128 characters")
+	if err := faka.CheckQueryPassword(req.QueryPassword); err != nil {
+		return nil, err
+	}
+	if err := faka.CheckIdempotencyKey(req.IdempotencyKey); err != nil {
+		return nil, err
 	}
 	if req.IdempotencyKey != "" {
 		res, release, err := e.idempotent(ctx, req)
@@ -127,9 +127,6 @@ func (e *Engine) Reserve(ctx context.Context, req ReserveRequest) (*Reservation,
 // the twin is in flight here. For a new key it marks it in flight and
 // returns a release func.
 func (e *Engine) idempotent(ctx context.Context, req ReserveRequest) (*Reservation, func(), error) {
-	if len(req.IdempotencyKey) > MaxIdempotencyKeyLength {
-		return nil, nil, faka.Errorf(faka.EInvalid, "Idempotency-Key is longer than %d characters", MaxIdempotencyKeyLength)
-	}
 	rec, err := e.store.IdempotencyGet(ctx, req.IdempotencyKey)
 	switch faka.ErrorCode(err) {
 	case "":

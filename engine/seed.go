@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // seed loads a product's available units into the admission gate's
@@ -11,39 +12,35 @@ import (
 // of them counted the product's keys in the database (a scan of every key
 // row on PostgreSQL), a 100,000-key drop began with several seconds of
 // such scans queued on the connection pool before the first order. The
-// others wait for the one load and then try the counter again; if it
-// failed, the next of them loads it.
+// others wait for the one load (singleflight) and then try the counter
+// again; if it failed, the next of them loads it.
 func (l *lane) seed(ctx context.Context) error {
-	l.mu.Lock()
-	if ch := l.seeding; ch != nil {
-		l.mu.Unlock()
-		select {
-		case <-ch:
-			return nil
-		case <-ctx.Done():
-			return fmt.Errorf("wait for the stock of product %d: %w", l.productID, ctx.Err())
+	ch := l.seeding.DoChan("seed", func() (any, error) {
+		// Bounded, and not cancelled by the first buyer leaving: the
+		// others wait for this load.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), seedTimeout)
+		defer cancel()
+		// A buyer who found no figure just before the last seeding
+		// finished comes here after it: the figure is there now.
+		if _, loaded, err := l.e.counter.Value(ctx, l.productID); err == nil && loaded {
+			return nil, nil
 		}
+		st, err := l.e.store.StockGet(ctx, l.productID)
+		if err != nil {
+			return nil, fmt.Errorf("load stock of product %d: %w", l.productID, err)
+		}
+		if err := l.e.counter.Seed(ctx, l.productID, st.Available-l.queued()); err != nil {
+			return nil, fmt.Errorf("admission gate: %w", err)
+		}
+		return nil, nil
+	})
+	select {
+	case r := <-ch:
+		return r.Err
+	case <-ctx.Done():
+		return fmt.Errorf("wait for the stock of product %d: %w", l.productID, ctx.Err())
 	}
-	ch := make(chan struct{})
-	l.seeding = ch
-	l.mu.Unlock()
-	defer func() {
-		l.mu.Lock()
-		l.seeding = nil
-		l.mu.Unlock()
-		close(ch)
-	}()
-	// A buyer who found no figure just before the last seeding finished
-	// comes here after it: the figure is there now.
-	if _, loaded, err := l.e.counter.Value(ctx, l.productID); err == nil && loaded {
-		return nil
-	}
-	st, err := l.e.store.StockGet(ctx, l.productID)
-	if err != nil {
-		return fmt.Errorf("load stock of product %d: %w", l.productID, err)
-	}
-	if err := l.e.counter.Seed(ctx, l.productID, st.Available-l.queued()); err != nil {
-		return fmt.Errorf("admission gate: %w", err)
-	}
-	return nil
 }
+
+// seedTimeout bounds one load of a product's stock into the gate.
+const seedTimeout = 30 * time.Second

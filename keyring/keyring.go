@@ -33,6 +33,7 @@ const MasterKeySize = 32
 type Keyring struct {
 	aead   cipher.AEAD
 	macKey []byte
+	check  []byte // see Check
 }
 
 // New returns a Keyring for a 32-byte master key.
@@ -56,7 +57,7 @@ func New(master []byte) (*Keyring, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keyring: %w", err)
 	}
-	return &Keyring{aead: aead, macKey: macKey}, nil
+	return &Keyring{aead: aead, macKey: macKey, check: checkValue(master)}, nil
 }
 
 // LoadOrCreate reads the master key from path (64 hex characters). When the

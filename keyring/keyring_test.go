@@ -77,3 +77,21 @@ func TestSealBindsRow(t *testing.T) {
 		t.Fatalf("reusable: %q %v", got, err)
 	}
 }
+
+// The check value tells keys apart without revealing them, and is stable
+// for one key.
+func TestCheckValue(t *testing.T) {
+	t.Parallel()
+	a1, _ := New(bytes.Repeat([]byte{1}, MasterKeySize))
+	a2, _ := New(bytes.Repeat([]byte{1}, MasterKeySize))
+	b, _ := New(bytes.Repeat([]byte{2}, MasterKeySize))
+	if !a1.SameKey(a2.Check()) || a1.KeyFingerprint() != a2.KeyFingerprint() {
+		t.Fatal("one key, two check values")
+	}
+	if a1.SameKey(b.Check()) || a1.KeyFingerprint() == b.KeyFingerprint() {
+		t.Fatal("two keys, one check value")
+	}
+	if bytes.Contains(a1.Check(), bytes.Repeat([]byte{1}, 8)) || len(a1.KeyFingerprint()) != 16 {
+		t.Fatalf("check %x, fingerprint %q", a1.Check(), a1.KeyFingerprint())
+	}
+}

@@ -58,8 +58,14 @@ func Check(pw string) error {
 	return nil
 }
 
-// Hash returns the PHC string of pw under fresh salt.
-func Hash(pw string, p Params) (string, error) {
+// Hash returns the PHC string of pw under fresh salt. It is not bounded:
+// a server hashes through a Hasher.
+func Hash(pw string, p Params) (string, error) { return hash(pw, p, argon2.IDKey) }
+
+// idKeyFunc is the signature of argon2.IDKey.
+type idKeyFunc = func(pw, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte
+
+func hash(pw string, p Params, idKey idKeyFunc) (string, error) {
 	if len(pw) > MaxLength {
 		return "", fmt.Errorf("password: longer than %d bytes", MaxLength)
 	}
@@ -68,7 +74,7 @@ func Hash(pw string, p Params) (string, error) {
 	}
 	salt := make([]byte, saltLen)
 	rand.Read(salt) // never fails
-	key := argon2.IDKey([]byte(pw), salt, p.Time, p.Memory, p.Threads, keyLen)
+	key := idKey([]byte(pw), salt, p.Time, p.Memory, p.Threads, keyLen)
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.Memory, p.Time, p.Threads,
 		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
@@ -76,16 +82,20 @@ func Hash(pw string, p Params) (string, error) {
 
 // Verify reports whether pw matches the PHC string hash: nil when it
 // does, ErrMismatch when it does not, another error when hash is
-// malformed.
+// malformed. It is not bounded: a server verifies through a Hasher.
 func Verify(pw, hash string) error {
 	p, salt, key, err := parse(hash)
 	if err != nil {
 		return err
 	}
+	return verify(pw, p, salt, key, argon2.IDKey)
+}
+
+func verify(pw string, p Params, salt, key []byte, idKey idKeyFunc) error {
 	if len(pw) > MaxLength {
 		return ErrMismatch
 	}
-	got := argon2.IDKey([]byte(pw), salt, p.Time, p.Memory, p.Threads, uint32(len(key)))
+	got := idKey([]byte(pw), salt, p.Time, p.Memory, p.Threads, uint32(len(key)))
 	if subtle.ConstantTimeCompare(got, key) != 1 {
 		return ErrMismatch
 	}

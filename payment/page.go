@@ -2,6 +2,7 @@ package payment
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -30,6 +31,15 @@ func FormatAmount(amount int64, currency string) string {
 	b.WriteByte(' ')
 	b.WriteString(currency)
 	return b.String()
+}
+
+// ReturnURL is where a provider sends the buyer back after paying: the
+// shop's order page, without the buyer's order token. The provider (and
+// whoever reads its logs) must not get the key to the buyer's keys; the
+// buyer's browser finds the order by the cookie checkout set, or by a
+// lookup.
+func ReturnURL(publicURL, orderNo string) string {
+	return publicURL + "/orders/" + url.PathEscape(orderNo)
 }
 
 // PageStatus is the HTTP status of a gateway's page (not a notification

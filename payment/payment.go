@@ -49,6 +49,23 @@ type Host interface {
 	Confirm(ctx context.Context, n faka.Notification) (*faka.ConfirmResult, error)
 	// OrderURL is where the buyer sees the order (and its keys).
 	OrderURL(orderNo, token string) string
+	// TestMode reports whether a test gateway (the sandbox) is enabled:
+	// every page then says that the shop is in test mode.
+	TestMode() bool
+}
+
+// TestGateway is a Gateway that moves no money, such as the sandbox. It is
+// never the default while another gateway is enabled, and while one is
+// enabled every storefront and pay page shows a test-mode banner.
+type TestGateway interface {
+	Gateway
+	TestMode() bool
+}
+
+// IsTest reports whether g is a test gateway.
+func IsTest(g Gateway) bool {
+	t, ok := g.(TestGateway)
+	return ok && t.TestMode()
 }
 
 // PageGateway is a Gateway that serves pages of its own under /pay/{name}/,
@@ -58,4 +75,11 @@ type PageGateway interface {
 	// Pages returns the handler for every path under /pay/{name}/ other
 	// than notify. The server calls it once per gateway.
 	Pages(h Host) http.Handler
+}
+
+// UnsignedQuerier is a Querier whose status replies the provider does not
+// sign (EPay's). The gateway applies a paid state from one only when it
+// came over verified TLS; the poller says so when it applies one.
+type UnsignedQuerier interface {
+	UnsignedQuery() bool
 }

@@ -125,3 +125,42 @@ func TestRegistrySetRemove(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// testStub is a test gateway, like the sandbox.
+type testStub struct{ stub }
+
+func (testStub) TestMode() bool { return true }
+
+// M1: with the sandbox registered first (the environment turns it on
+// before the database's gateways load) and EPay enabled after, an order
+// that names no gateway must not go to the sandbox.
+func TestRegistryNeverDefaultsToATestGateway(t *testing.T) {
+	t.Parallel()
+	r, err := payment.NewRegistry(testStub{stub{"sandbox"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, ok := r.Default(); !ok || g.Name() != "sandbox" || !r.TestMode() {
+		t.Fatalf("alone, the sandbox is the default and test mode is on: %v %v %v", g, ok, r.TestMode())
+	}
+	if err := r.Set(stub{"epay"}); err != nil {
+		t.Fatal(err)
+	}
+	if g, _ := r.Default(); g.Name() != "epay" {
+		t.Fatalf("default %q with EPay enabled, want epay", g.Name())
+	}
+	if err := r.SetDefault("sandbox"); err != nil {
+		t.Fatal(err)
+	}
+	if g, _ := r.Default(); g.Name() != "epay" {
+		t.Fatalf("default %q after SetDefault(sandbox) with EPay enabled, want epay", g.Name())
+	}
+	r.Remove("epay")
+	if g, _ := r.Default(); g.Name() != "sandbox" {
+		t.Fatalf("default %q once EPay is off, want sandbox", g.Name())
+	}
+	r.Remove("sandbox")
+	if r.TestMode() {
+		t.Fatal("test mode on with no test gateway")
+	}
+}

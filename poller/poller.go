@@ -338,7 +338,17 @@ func (p *Poller) apply(ctx context.Context, c *faka.PaymentCheck, gateway string
 	if res.Duplicate {
 		return faka.PaymentCheckResult{Closed: true}, Stats{Duplicates: 1}
 	}
-	p.log.Info("payment poller: applied a payment whose notification had not come", "order_no", o.OrderNo,
-		"gateway", gateway, "trade_no", n.TradeNo, "status", res.Order.Status, "late", res.Late)
+	attrs := []any{"order_no", o.OrderNo, "gateway", gateway, "trade_no", n.TradeNo, "status", res.Order.Status, "late", res.Late}
+	if g, _ := p.gateways.Get(gateway); isUnsigned(g) {
+		// Nothing but the verified TLS channel vouches for this reply.
+		attrs = append(attrs, "reply", "unsigned, over verified TLS")
+	}
+	p.log.Info("payment poller: applied a payment whose notification had not come", attrs...)
 	return faka.PaymentCheckResult{Closed: true}, Stats{Confirmed: 1}
+}
+
+// isUnsigned reports whether g's status replies are unsigned.
+func isUnsigned(g payment.Gateway) bool {
+	uq, ok := g.(payment.UnsignedQuerier)
+	return ok && uq.UnsignedQuery()
 }

@@ -231,7 +231,7 @@ func (v *env) product(keys int, ttl time.Duration) *faka.Product {
 	ctx := context.Background()
 	v.seq++
 	p := &faka.Product{Name: fmt.Sprintf("Card %d", v.seq), Price: 990, Currency: "CNY", ReservationTTL: ttl, Active: true}
-	if err := v.e.CreateProduct(ctx, p, 0); err != nil {
+	if err := v.e.CreateProduct(ctx, p, 0, nil); err != nil {
 		v.t.Fatal(err)
 	}
 	var sb strings.Builder

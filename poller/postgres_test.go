@@ -88,7 +88,7 @@ func TestInstancesOnPostgresApplyOnce(t *testing.T) {
 
 	const n = 30
 	prod := &faka.Product{Name: "Card", Price: 990, Currency: "CNY", ReservationTTL: time.Hour, Active: true}
-	if err := in[0].e.CreateProduct(ctx, prod, 0); err != nil {
+	if err := in[0].e.CreateProduct(ctx, prod, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	var sb strings.Builder

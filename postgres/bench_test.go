@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/faka-dev/faka"
+	"github.com/faka-dev/faka/engine"
 	"github.com/faka-dev/faka/postgres"
 )
 
@@ -55,7 +56,7 @@ func openPGBench(b *testing.B) *pgBench {
 	})
 	p := &faka.Product{Name: "bench", Price: 100, Currency: "CNY", Delivery: faka.DeliveryCard,
 		ReservationTTL: time.Hour, MinQuantity: 1, MaxQuantity: 10, Active: true}
-	if err := st.ProductCreate(context.Background(), p, nil, 0); err != nil {
+	if err := st.ProductCreate(context.Background(), p, nil, 0, nil); err != nil {
 		b.Fatal(err)
 	}
 	return &pgBench{st: st, pid: p.ID}
@@ -72,7 +73,7 @@ func (s *pgBench) addKeys(b *testing.B, n int) {
 	for len(keys) > 0 {
 		chunk := keys[:min(len(keys), 50_000)]
 		keys = keys[len(chunk):]
-		if _, err := s.st.KeysImport(context.Background(), s.pid, chunk); err != nil {
+		if _, err := (engine.Rules{Store: s.st}).KeysImport(context.Background(), s.pid, chunk); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -106,7 +107,7 @@ func BenchmarkReserveBatch(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := range b.N {
-				outs, err := s.st.ReserveBatch(context.Background(), s.pid, batches[i])
+				outs, err := (engine.Rules{Store: s.st}).ReserveBatch(context.Background(), s.pid, batches[i])
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -139,7 +140,7 @@ func BenchmarkReserveDrain(b *testing.B) {
 		took := make([]time.Duration, n)
 		for i := range n {
 			t0 := time.Now()
-			outs, err := s.st.ReserveBatch(context.Background(), s.pid, batches[i])
+			outs, err := (engine.Rules{Store: s.st}).ReserveBatch(context.Background(), s.pid, batches[i])
 			if err != nil {
 				b.Fatal(err)
 			}

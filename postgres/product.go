@@ -25,19 +25,18 @@ func scanProduct(row pgx.Row) (*faka.Product, error) {
 }
 
 // ProductCreate implements faka.Store.
-func (s *Store) ProductCreate(ctx context.Context, p *faka.Product, reusable *faka.SealedKey, stock int64) error {
-	if stock < 0 {
-		return faka.Errorf(faka.EInvalid, "stock must not be negative")
-	}
-	if !p.Delivery.Counted() && stock != 0 {
-		return faka.Errorf(faka.EInvalid, "card products get stock by importing keys")
+func (s *Store) ProductCreate(ctx context.Context, p *faka.Product, reusable *faka.SealedKey, stock int64, shop *faka.ProductShop) error {
+	if shop != nil {
+		if err := shop.Validate(); err != nil {
+			return err
+		}
 	}
 	var hash, ct []byte
 	if reusable != nil {
 		hash, ct = reusable.Hash, reusable.Ciphertext
 	}
-	return s.inTx(ctx, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `INSERT INTO products (name, description, price, currency, delivery,
+	return s.inTx(ctx, func(ptx pgx.Tx) error {
+		err := ptx.QueryRow(ctx, `INSERT INTO products (name, description, price, currency, delivery,
 			reservation_ttl_ms, min_quantity, max_quantity, active, reusable_hash, reusable_ciphertext, stock_available)
 			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) RETURNING id, created_at`,
 			p.Name, p.Description, p.Price, p.Currency, string(p.Delivery), p.ReservationTTL.Milliseconds(),
@@ -46,7 +45,14 @@ func (s *Store) ProductCreate(ctx context.Context, p *faka.Product, reusable *fa
 			return fmt.Errorf("insert product: %w", err)
 		}
 		if stock > 0 {
-			return appendLedger(ctx, tx, p.ID, 0, faka.LedgerImport, stock, 0, 0, 0)
+			if err := (&tx{tx: ptx}).AppendLedger(ctx, []faka.LedgerEntry{{ProductID: p.ID, Event: faka.LedgerImport,
+				Available: stock}}); err != nil {
+				return err
+			}
+		}
+		if shop != nil {
+			shop.ProductID = p.ID
+			return setProductShop(ctx, ptx, *shop)
 		}
 		return nil
 	})
@@ -90,19 +96,6 @@ func (s *Store) ProductUpdate(ctx context.Context, p *faka.Product) error {
 		}
 		return nil
 	})
-}
-
-// loadDelivery returns a product's delivery kind inside a transaction.
-func loadDelivery(ctx context.Context, tx pgx.Tx, productID int64) (faka.Delivery, error) {
-	var d faka.Delivery
-	err := tx.QueryRow(ctx, `SELECT delivery FROM products WHERE id = $1`, productID).Scan(&d)
-	if err == pgx.ErrNoRows {
-		return "", faka.Errorf(faka.ENotFound, "product %d not found", productID)
-	}
-	if err != nil {
-		return "", fmt.Errorf("product %d: %w", productID, err)
-	}
-	return d, nil
 }
 
 // stockQuery returns every product's live stock: card products from their
@@ -153,18 +146,4 @@ func (s *Store) StockGet(ctx context.Context, productID int64) (faka.Stock, erro
 	}
 	st.Imported = st.Available + st.Reserved + st.Sold + st.Void
 	return st, nil
-}
-
-// appendLedger writes one ledger movement.
-func appendLedger(ctx context.Context, tx pgx.Tx, productID, orderID int64, event string, dAvail, dRes, dSold, dVoid int64) error {
-	var oid *int64
-	if orderID != 0 {
-		oid = &orderID
-	}
-	_, err := tx.Exec(ctx, `INSERT INTO ledger (product_id, order_id, event, d_available, d_reserved, d_sold, d_void)
-		VALUES ($1,$2,$3,$4,$5,$6,$7)`, productID, oid, event, dAvail, dRes, dSold, dVoid)
-	if err != nil {
-		return fmt.Errorf("ledger %s for product %d: %w", event, productID, err)
-	}
-	return nil
 }

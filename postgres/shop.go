@@ -108,27 +108,30 @@ func (s *Store) ProductShopSet(ctx context.Context, ps faka.ProductShop) error {
 	if err := ps.Validate(); err != nil {
 		return err
 	}
-	return s.inTx(ctx, func(tx pgx.Tx) error {
-		if ps.CategoryID != 0 {
-			var one int
-			err := tx.QueryRow(ctx, `SELECT 1 FROM categories WHERE id = $1 FOR KEY SHARE`, ps.CategoryID).Scan(&one)
-			if err == pgx.ErrNoRows {
-				return faka.Errorf(faka.EInvalid, "category %d does not exist", ps.CategoryID)
-			}
-			if err != nil {
-				return fmt.Errorf("check category %d: %w", ps.CategoryID, err)
-			}
+	return s.inTx(ctx, func(tx pgx.Tx) error { return setProductShop(ctx, tx, ps) })
+}
+
+// setProductShop saves a product's presentation inside a transaction.
+func setProductShop(ctx context.Context, tx pgx.Tx, ps faka.ProductShop) error {
+	if ps.CategoryID != 0 {
+		var one int
+		err := tx.QueryRow(ctx, `SELECT 1 FROM categories WHERE id = $1 FOR KEY SHARE`, ps.CategoryID).Scan(&one)
+		if err == pgx.ErrNoRows {
+			return faka.Errorf(faka.EInvalid, "category %d does not exist", ps.CategoryID)
 		}
-		tag, err := tx.Exec(ctx, `UPDATE products SET category_id = $1, stock_display = $2, low_stock = $3 WHERE id = $4`,
-			nullID(ps.CategoryID), string(ps.StockDisplay), ps.LowStock, ps.ProductID)
 		if err != nil {
-			return fmt.Errorf("update product %d presentation: %w", ps.ProductID, err)
+			return fmt.Errorf("check category %d: %w", ps.CategoryID, err)
 		}
-		if tag.RowsAffected() == 0 {
-			return faka.Errorf(faka.ENotFound, "product %d not found", ps.ProductID)
-		}
-		return nil
-	})
+	}
+	tag, err := tx.Exec(ctx, `UPDATE products SET category_id = $1, stock_display = $2, low_stock = $3 WHERE id = $4`,
+		nullID(ps.CategoryID), string(ps.StockDisplay), ps.LowStock, ps.ProductID)
+	if err != nil {
+		return fmt.Errorf("update product %d presentation: %w", ps.ProductID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return faka.Errorf(faka.ENotFound, "product %d not found", ps.ProductID)
+	}
+	return nil
 }
 
 // LookupTokenAdd implements faka.ShopStore.

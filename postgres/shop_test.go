@@ -11,6 +11,7 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"github.com/faka-dev/faka"
+	"github.com/faka-dev/faka/engine"
 	"github.com/faka-dev/faka/postgres"
 	"github.com/faka-dev/faka/storetest"
 )
@@ -29,7 +30,7 @@ func TestKeyAuditAppendOnly(t *testing.T) {
 	st := openShop(t)
 	p := &faka.Product{Name: "audited", Price: 1, Currency: "CNY", Delivery: faka.DeliveryCard,
 		ReservationTTL: time.Minute, MinQuantity: 1, MaxQuantity: 1}
-	if err := st.ProductCreate(ctx, p, nil, 0); err != nil {
+	if err := st.ProductCreate(ctx, p, nil, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	a := &faka.KeyAudit{ProductID: p.ID, Action: faka.AuditExport}
@@ -54,7 +55,7 @@ func TestMigrationsDownAndUp(t *testing.T) {
 	st := openShop(t)
 	p := &faka.Product{Name: "kept", Price: 1, Currency: "CNY", Delivery: faka.DeliveryCard,
 		ReservationTTL: time.Minute, MinQuantity: 1, MaxQuantity: 1}
-	if err := st.ProductCreate(ctx, p, nil, 0); err != nil {
+	if err := st.ProductCreate(ctx, p, nil, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	db := stdlib.OpenDBFromPool(st.Pool())
@@ -84,7 +85,7 @@ func TestSalesByDayBoundaries(t *testing.T) {
 	st := openShop(t)
 	p := &faka.Product{Name: "counted", Price: 100, Currency: "CNY", Delivery: faka.DeliveryManual,
 		ReservationTTL: time.Hour, MinQuantity: 1, MaxQuantity: 1, Active: true}
-	if err := st.ProductCreate(ctx, p, nil, 10); err != nil {
+	if err := st.ProductCreate(ctx, p, nil, 10, nil); err != nil {
 		t.Fatal(err)
 	}
 	from := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC).Add(1500 * time.Microsecond) // cut to …001ms
@@ -105,7 +106,7 @@ func TestSalesByDayBoundaries(t *testing.T) {
 		params[i] = faka.ReserveParams{OrderNo: fmt.Sprintf("B%d", i), TokenHash: []byte{byte(i)}, Quantity: 1,
 			UnitPrice: 100, Amount: 100, Currency: o.currency, Email: "b@example.com", Gateway: "sandbox", TTL: time.Hour}
 	}
-	outs, err := st.ReserveBatch(ctx, p.ID, params)
+	outs, err := (engine.Rules{Store: st}).ReserveBatch(ctx, p.ID, params)
 	if err != nil {
 		t.Fatal(err)
 	}

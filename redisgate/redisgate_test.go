@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -158,7 +157,7 @@ func newEngine(t *testing.T, counter engine.Counter, keys int) bundle {
 	e.Start(ctx)
 	t.Cleanup(e.Close)
 	p := &faka.Product{Name: "p", Price: 100, Currency: "CNY", Active: true, MaxQuantity: 3}
-	if err := e.CreateProduct(ctx, p, 0); err != nil {
+	if err := e.CreateProduct(ctx, p, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	var sb strings.Builder
@@ -189,7 +188,7 @@ func (b bundle) drop(t *testing.T, buyers int, during func(i int)) int64 {
 			switch {
 			case err == nil:
 				reserved.Add(int64(q))
-			case !errors.Is(err, faka.ErrSoldOut):
+			case faka.ErrorCode(err) != faka.ESoldOut:
 				t.Errorf("reserve: %v", err)
 			}
 		}()

@@ -21,6 +21,7 @@ func (s *Store) AdminCreate(ctx context.Context, a *faka.Admin) error {
 		return faka.Errorf(faka.EInvalid, "an account needs an email and a password")
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		ctx := context.WithoutCancel(ctx) // see Store.Tx
 		now := s.nowMS()
 		res, err := tx.ExecContext(ctx, `INSERT INTO admins (email, password_hash, created_at) VALUES (?, ?, ?)`,
 			email, a.PasswordHash, now)
@@ -75,6 +76,7 @@ func (s *Store) AdminSetPassword(ctx context.Context, id int64, hash string) err
 		return faka.Errorf(faka.EInvalid, "empty password hash")
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		ctx := context.WithoutCancel(ctx) // see Store.Tx
 		res, err := tx.ExecContext(ctx, `UPDATE admins SET password_hash = ? WHERE id = ?`, hash, id)
 		if err != nil {
 			return fmt.Errorf("set password of account %d: %w", id, err)
@@ -104,6 +106,7 @@ func (s *Store) SessionCreate(ctx context.Context, sess *faka.AdminSession) erro
 		return faka.Errorf(faka.EInvalid, "a session needs a token and an account")
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		ctx := context.WithoutCancel(ctx) // see Store.Tx
 		now := s.nowMS()
 		if _, err := tx.ExecContext(ctx, `INSERT INTO admin_sessions (token_hash, admin_id, created_at, expires_at, ip)
 			VALUES (?, ?, ?, ?, ?)`, sess.TokenHash, sess.AdminID, now, sess.ExpiresAt.UnixMilli(), sess.IP); err != nil {
@@ -131,6 +134,7 @@ func (s *Store) SessionGet(ctx context.Context, tokenHash []byte) (*faka.AdminSe
 // SessionDelete implements faka.AccountStore.
 func (s *Store) SessionDelete(ctx context.Context, tokenHash []byte) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		ctx := context.WithoutCancel(ctx) // see Store.Tx
 		if _, err := tx.ExecContext(ctx, `DELETE FROM admin_sessions WHERE token_hash = ?`, tokenHash); err != nil {
 			return fmt.Errorf("delete session: %w", err)
 		}
@@ -142,6 +146,7 @@ func (s *Store) SessionDelete(ctx context.Context, tokenHash []byte) error {
 func (s *Store) SessionsPurge(ctx context.Context) (int64, error) {
 	var n int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		ctx := context.WithoutCancel(ctx) // see Store.Tx
 		res, err := tx.ExecContext(ctx, `DELETE FROM admin_sessions WHERE expires_at <= ?`, s.nowMS())
 		if err != nil {
 			return fmt.Errorf("purge sessions: %w", err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/faka-dev/faka"
+	"github.com/faka-dev/faka/engine"
 	"github.com/faka-dev/faka/sqlite"
 )
 
@@ -35,7 +36,7 @@ func openBench(b *testing.B) *benchStore {
 	b.Cleanup(func() { st.Close() })
 	p := &faka.Product{Name: "bench", Price: 100, Currency: "CNY", Delivery: faka.DeliveryCard,
 		ReservationTTL: time.Hour, MinQuantity: 1, MaxQuantity: 10, Active: true}
-	if err := st.ProductCreate(context.Background(), p, nil, 0); err != nil {
+	if err := st.ProductCreate(context.Background(), p, nil, 0, nil); err != nil {
 		b.Fatal(err)
 	}
 	return &benchStore{st: st, pid: p.ID}
@@ -53,7 +54,7 @@ func (s *benchStore) addKeys(b *testing.B, n int) {
 	for len(keys) > 0 {
 		chunk := keys[:min(len(keys), 50_000)]
 		keys = keys[len(chunk):]
-		if _, err := s.st.KeysImport(context.Background(), s.pid, chunk); err != nil {
+		if _, err := (engine.Rules{Store: s.st}).KeysImport(context.Background(), s.pid, chunk); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -80,7 +81,7 @@ func (s *benchStore) reserve(b *testing.B, n int) []*faka.Order {
 	for n > 0 {
 		size := min(n, 256)
 		n -= size
-		outs, err := s.st.ReserveBatch(context.Background(), s.pid, reserveParams(size))
+		outs, err := (engine.Rules{Store: s.st}).ReserveBatch(context.Background(), s.pid, reserveParams(size))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -108,7 +109,7 @@ func BenchmarkReserveBatch(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := range b.N {
-				outs, err := s.st.ReserveBatch(context.Background(), s.pid, batches[i])
+				outs, err := (engine.Rules{Store: s.st}).ReserveBatch(context.Background(), s.pid, batches[i])
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -128,7 +129,7 @@ func BenchmarkReserveSoldOut(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		outs, err := s.st.ReserveBatch(context.Background(), s.pid, p)
+		outs, err := (engine.Rules{Store: s.st}).ReserveBatch(context.Background(), s.pid, p)
 		if err != nil || outs[0].Err == nil {
 			b.Fatal(err, outs)
 		}
@@ -146,7 +147,7 @@ func BenchmarkConfirm(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
-		if _, err := s.st.PaymentConfirm(context.Background(), notification(orders[i])); err != nil {
+		if _, err := (engine.Rules{Store: s.st}).PaymentConfirm(context.Background(), notification(orders[i])); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -157,13 +158,13 @@ func BenchmarkConfirm(b *testing.B) {
 func BenchmarkConfirmDuplicate(b *testing.B) {
 	s := openBench(b)
 	o := s.reserve(b, 1)[0]
-	if _, err := s.st.PaymentConfirm(context.Background(), notification(o)); err != nil {
+	if _, err := (engine.Rules{Store: s.st}).PaymentConfirm(context.Background(), notification(o)); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		res, err := s.st.PaymentConfirm(context.Background(), notification(o))
+		res, err := (engine.Rules{Store: s.st}).PaymentConfirm(context.Background(), notification(o))
 		if err != nil || !res.Duplicate {
 			b.Fatal(err, res)
 		}
@@ -182,7 +183,7 @@ func BenchmarkConfirmParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			o := orders[next.Add(1)-1]
-			if _, err := s.st.PaymentConfirm(context.Background(), notification(o)); err != nil {
+			if _, err := (engine.Rules{Store: s.st}).PaymentConfirm(context.Background(), notification(o)); err != nil {
 				b.Error(err)
 				return
 			}

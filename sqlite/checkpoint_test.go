@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/faka-dev/faka"
+	"github.com/faka-dev/faka/engine"
 	"github.com/faka-dev/faka/sqlite"
 )
 
@@ -30,7 +31,7 @@ func TestCheckpointsOffTheCommitPath(t *testing.T) {
 		defer st.Close()
 		p := &faka.Product{Name: "ckpt", Price: 100, Currency: "CNY", Delivery: faka.DeliveryCard,
 			ReservationTTL: time.Hour, MinQuantity: 1, MaxQuantity: 1, Active: true}
-		if err := st.ProductCreate(ctx, p, nil, 0); err != nil {
+		if err := st.ProductCreate(ctx, p, nil, 0, nil); err != nil {
 			t.Fatal(err)
 		}
 		before := fileSize(t, path)
@@ -39,7 +40,7 @@ func TestCheckpointsOffTheCommitPath(t *testing.T) {
 			h := sha256.Sum256(fmt.Appendf(nil, "ckpt-%d", i))
 			keys[i] = faka.SealedKey{Hash: h[:], Ciphertext: append(h[:], h[:]...)}
 		}
-		if _, err := st.KeysImport(ctx, p.ID, keys); err != nil {
+		if _, err := (engine.Rules{Store: st}).KeysImport(ctx, p.ID, keys); err != nil {
 			t.Fatal(err)
 		}
 		if wal := fileSize(t, path+"-wal"); wal < 4<<20 {

@@ -61,6 +61,7 @@ func (s *Store) PaymentChecksClaim(ctx context.Context, c faka.PaymentCheckClaim
 	}
 	var out []*faka.PaymentCheck
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		ctx := context.WithoutCancel(ctx) // see Store.Tx
 		out = out[:0]
 		now := s.nowMS()
 		type due struct {
@@ -127,6 +128,7 @@ func (s *Store) PaymentCheckSave(ctx context.Context, r faka.PaymentCheckResult)
 		return err
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		ctx := context.WithoutCancel(ctx) // see Store.Tx
 		now := s.nowMS()
 		var closed sql.NullInt64
 		if r.Closed {
@@ -169,6 +171,7 @@ func (s *Store) PaymentChecksPrune(ctx context.Context, olderThan time.Duration,
 	}
 	var n int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		ctx := context.WithoutCancel(ctx) // see Store.Tx
 		res, err := tx.ExecContext(ctx, `DELETE FROM payment_checks WHERE order_id IN
 			(SELECT order_id FROM payment_checks WHERE updated_at < ? LIMIT ?)`, s.nowMS()-olderThan.Milliseconds(), limit)
 		if err != nil {

@@ -178,7 +178,10 @@ func (c *committer) commit(group []*writeOp) {
 
 // single runs a lone operation in a transaction of its own.
 func (c *committer) single(op *writeOp) error {
-	tx, err := c.db.BeginTx(op.ctx, nil)
+	// Once begun, the operation runs to its end whatever becomes of its
+	// caller's context (faka.TxRunner): database/sql would roll back a
+	// transaction begun on a context that ends.
+	tx, err := c.db.BeginTx(context.WithoutCancel(op.ctx), nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}

@@ -30,6 +30,7 @@ func (s *Store) GatewaySettingsPut(ctx context.Context, gs *faka.GatewaySetting)
 	}
 	now := s.nowMS()
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		ctx := context.WithoutCancel(ctx) // see Store.Tx
 		_, err := tx.ExecContext(ctx, `INSERT INTO gateway_settings (name, enabled, settings, updated_at)
 			VALUES (?, ?, ?, ?)
 			ON CONFLICT (name) DO UPDATE SET enabled = excluded.enabled, settings = excluded.settings,

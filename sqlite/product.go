@@ -29,20 +29,20 @@ func scanProduct(row scanner) (*faka.Product, error) {
 }
 
 // ProductCreate implements faka.Store.
-func (s *Store) ProductCreate(ctx context.Context, p *faka.Product, reusable *faka.SealedKey, stock int64) error {
-	if stock < 0 {
-		return faka.Errorf(faka.EInvalid, "stock must not be negative")
-	}
-	if !p.Delivery.Counted() && stock != 0 {
-		return faka.Errorf(faka.EInvalid, "card products get stock by importing keys")
+func (s *Store) ProductCreate(ctx context.Context, p *faka.Product, reusable *faka.SealedKey, stock int64, shop *faka.ProductShop) error {
+	if shop != nil {
+		if err := shop.Validate(); err != nil {
+			return err
+		}
 	}
 	var hash, ct []byte
 	if reusable != nil {
 		hash, ct = reusable.Hash, reusable.Ciphertext
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(stx *sql.Tx) error {
+		ctx := context.WithoutCancel(ctx) // see Store.Tx
 		now := s.nowMS()
-		res, err := tx.ExecContext(ctx, `INSERT INTO products (name, description, price, currency, delivery,
+		res, err := stx.ExecContext(ctx, `INSERT INTO products (name, description, price, currency, delivery,
 			reservation_ttl_ms, min_quantity, max_quantity, active, reusable_hash, reusable_ciphertext,
 			stock_available, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 			p.Name, p.Description, p.Price, p.Currency, string(p.Delivery), p.ReservationTTL.Milliseconds(),
@@ -55,12 +55,18 @@ func (s *Store) ProductCreate(ctx context.Context, p *faka.Product, reusable *fa
 			return fmt.Errorf("product id: %w", err)
 		}
 		if stock > 0 {
-			if err := s.appendLedger(ctx, tx, id, 0, faka.LedgerImport, stock, 0, 0, 0, now); err != nil {
+			t := &tx{s: s, tx: stx, now: now}
+			if err := t.AppendLedger(ctx, []faka.LedgerEntry{{ProductID: id, Event: faka.LedgerImport,
+				Available: stock}}); err != nil {
 				return err
 			}
 		}
 		p.ID = id
 		p.CreatedAt = time.UnixMilli(now)
+		if shop != nil {
+			shop.ProductID = id
+			return setProductShop(ctx, stx, *shop)
+		}
 		return nil
 	})
 }
@@ -99,6 +105,7 @@ func (s *Store) ProductList(ctx context.Context, activeOnly bool) ([]*faka.Produ
 // ProductUpdate implements faka.Store.
 func (s *Store) ProductUpdate(ctx context.Context, p *faka.Product) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		ctx := context.WithoutCancel(ctx) // see Store.Tx
 		res, err := tx.ExecContext(ctx, `UPDATE products SET name = ?, description = ?, price = ?,
 			reservation_ttl_ms = ?, min_quantity = ?, max_quantity = ?, active = ? WHERE id = ?`,
 			p.Name, p.Description, p.Price, p.ReservationTTL.Milliseconds(), p.MinQuantity, p.MaxQuantity,
@@ -111,19 +118,6 @@ func (s *Store) ProductUpdate(ctx context.Context, p *faka.Product) error {
 		}
 		return nil
 	})
-}
-
-// loadDelivery returns a product's delivery kind inside a transaction.
-func loadDelivery(ctx context.Context, tx *sql.Tx, productID int64) (faka.Delivery, error) {
-	var d faka.Delivery
-	err := tx.QueryRowContext(ctx, `SELECT delivery FROM products WHERE id = ?`, productID).Scan(&d)
-	if err == sql.ErrNoRows {
-		return "", faka.Errorf(faka.ENotFound, "product %d not found", productID)
-	}
-	if err != nil {
-		return "", fmt.Errorf("product %d: %w", productID, err)
-	}
-	return d, nil
 }
 
 // stockQuery returns every product's live stock: card products from their
@@ -237,21 +231,5 @@ func (s *Store) cardStock(ctx context.Context, st *faka.Stock) error {
 		return translate(fmt.Errorf("stock of product %d: %w", st.ProductID, err))
 	}
 	st.Void = all - st.Available - st.Reserved - st.Sold
-	return nil
-}
-
-const qLedgerInsert = `INSERT INTO ledger (product_id, order_id, event, d_available, d_reserved,
-	d_sold, d_void, created_at) VALUES (?,?,?,?,?,?,?,?)`
-
-// appendLedger writes one ledger movement.
-func (s *Store) appendLedger(ctx context.Context, tx *sql.Tx, productID, orderID int64, event string, dAvail, dRes, dSold, dVoid int64, now int64) error {
-	var oid sql.NullInt64
-	if orderID != 0 {
-		oid = sql.NullInt64{Int64: orderID, Valid: true}
-	}
-	_, err := s.wexec(ctx, tx, qLedgerInsert, productID, oid, event, dAvail, dRes, dSold, dVoid, now)
-	if err != nil {
-		return fmt.Errorf("ledger %s for product %d: %w", event, productID, err)
-	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/faka-dev/faka"
+	"github.com/faka-dev/faka/engine"
 	"github.com/faka-dev/faka/keyring"
 	"github.com/faka-dev/faka/sqlite"
 )
@@ -42,24 +43,24 @@ func newFixture(t *testing.T) fixture {
 
 	card := &faka.Product{Name: "c", Price: 100, Currency: "CNY", Delivery: faka.DeliveryCard,
 		ReservationTTL: time.Minute, MinQuantity: 1, MaxQuantity: 5, Active: true}
-	if err := st.ProductCreate(ctx, card, nil, 0); err != nil {
+	if err := st.ProductCreate(ctx, card, nil, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	var keys []faka.SealedKey
 	for _, k := range []string{"K1", "K2", "K3"} {
 		keys = append(keys, kr.SealCard(card.ID, k))
 	}
-	if _, err := st.KeysImport(ctx, card.ID, keys); err != nil {
+	if _, err := (engine.Rules{Store: st}).KeysImport(ctx, card.ID, keys); err != nil {
 		t.Fatal(err)
 	}
 	sk := kr.SealReusable("R")
 	reusable := &faka.Product{Name: "r", Price: 100, Currency: "CNY", Delivery: faka.DeliveryReusable,
 		ReservationTTL: time.Minute, MinQuantity: 1, MaxQuantity: 5, Active: true}
-	if err := st.ProductCreate(ctx, reusable, &sk, 10); err != nil {
+	if err := st.ProductCreate(ctx, reusable, &sk, 10, nil); err != nil {
 		t.Fatal(err)
 	}
 	reserve := func(pid int64, no string) *faka.Order {
-		outs, err := st.ReserveBatch(ctx, pid, []faka.ReserveParams{{OrderNo: no, TokenHash: []byte("h"), Quantity: 1,
+		outs, err := (engine.Rules{Store: st}).ReserveBatch(ctx, pid, []faka.ReserveParams{{OrderNo: no, TokenHash: []byte("h"), Quantity: 1,
 			UnitPrice: 100, Amount: 100, Currency: "CNY", Email: "a@example.com", Gateway: "sandbox", TTL: time.Minute}})
 		if err != nil || outs[0].Err != nil {
 			t.Fatalf("reserve: %v %v", err, outs)
@@ -68,7 +69,7 @@ func newFixture(t *testing.T) fixture {
 	}
 	reserve(card.ID, "P1")
 	d := reserve(card.ID, "D1")
-	if _, err := st.PaymentConfirm(ctx, faka.Notification{Gateway: "sandbox", OrderNo: d.OrderNo, TradeNo: "T",
+	if _, err := (engine.Rules{Store: st}).PaymentConfirm(ctx, faka.Notification{Gateway: "sandbox", OrderNo: d.OrderNo, TradeNo: "T",
 		Amount: 100, Currency: "CNY"}); err != nil {
 		t.Fatal(err)
 	}

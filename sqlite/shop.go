@@ -22,6 +22,7 @@ func (s *Store) CategoryCreate(ctx context.Context, c *faka.Category) error {
 		return err
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		ctx := context.WithoutCancel(ctx) // see Store.Tx
 		now := s.nowMS()
 		res, err := tx.ExecContext(ctx, `INSERT INTO categories (name, sort_order, created_at) VALUES (?, ?, ?)`,
 			c.Name, c.Sort, now)
@@ -43,6 +44,7 @@ func (s *Store) CategoryUpdate(ctx context.Context, c *faka.Category) error {
 		return err
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		ctx := context.WithoutCancel(ctx) // see Store.Tx
 		res, err := tx.ExecContext(ctx, `UPDATE categories SET name = ?, sort_order = ? WHERE id = ?`, c.Name, c.Sort, c.ID)
 		if err != nil {
 			return fmt.Errorf("update category %d: %w", c.ID, err)
@@ -59,6 +61,7 @@ func (s *Store) CategoryUpdate(ctx context.Context, c *faka.Category) error {
 // result does not depend on the foreign_keys pragma.
 func (s *Store) CategoryDelete(ctx context.Context, id int64) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		ctx := context.WithoutCancel(ctx) // see Store.Tx
 		if _, err := tx.ExecContext(ctx, `UPDATE products SET category_id = NULL WHERE category_id = ?`, id); err != nil {
 			return fmt.Errorf("detach products from category %d: %w", id, err)
 		}
@@ -119,28 +122,33 @@ func (s *Store) ProductShopSet(ctx context.Context, ps faka.ProductShop) error {
 		return err
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		var cat sql.NullInt64
-		if ps.CategoryID != 0 {
-			var one int
-			err := tx.QueryRowContext(ctx, `SELECT 1 FROM categories WHERE id = ?`, ps.CategoryID).Scan(&one)
-			if err == sql.ErrNoRows {
-				return faka.Errorf(faka.EInvalid, "category %d does not exist", ps.CategoryID)
-			}
-			if err != nil {
-				return fmt.Errorf("check category %d: %w", ps.CategoryID, err)
-			}
-			cat = sql.NullInt64{Int64: ps.CategoryID, Valid: true}
-		}
-		res, err := tx.ExecContext(ctx, `UPDATE products SET category_id = ?, stock_display = ?, low_stock = ? WHERE id = ?`,
-			cat, string(ps.StockDisplay), ps.LowStock, ps.ProductID)
-		if err != nil {
-			return fmt.Errorf("update product %d presentation: %w", ps.ProductID, err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return faka.Errorf(faka.ENotFound, "product %d not found", ps.ProductID)
-		}
-		return nil
+		return setProductShop(context.WithoutCancel(ctx), tx, ps) // see Store.Tx
 	})
+}
+
+// setProductShop saves a product's presentation inside a transaction.
+func setProductShop(ctx context.Context, tx *sql.Tx, ps faka.ProductShop) error {
+	var cat sql.NullInt64
+	if ps.CategoryID != 0 {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM categories WHERE id = ?`, ps.CategoryID).Scan(&one)
+		if err == sql.ErrNoRows {
+			return faka.Errorf(faka.EInvalid, "category %d does not exist", ps.CategoryID)
+		}
+		if err != nil {
+			return fmt.Errorf("check category %d: %w", ps.CategoryID, err)
+		}
+		cat = sql.NullInt64{Int64: ps.CategoryID, Valid: true}
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE products SET category_id = ?, stock_display = ?, low_stock = ? WHERE id = ?`,
+		cat, string(ps.StockDisplay), ps.LowStock, ps.ProductID)
+	if err != nil {
+		return fmt.Errorf("update product %d presentation: %w", ps.ProductID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return faka.Errorf(faka.ENotFound, "product %d not found", ps.ProductID)
+	}
+	return nil
 }
 
 // LookupTokenAdd implements faka.ShopStore.
@@ -149,6 +157,7 @@ func (s *Store) LookupTokenAdd(ctx context.Context, tokenHash []byte, orderID in
 		return faka.Errorf(faka.EInvalid, "empty lookup token")
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		ctx := context.WithoutCancel(ctx) // see Store.Tx
 		// Portable upsert: PostgreSQL spells it the same way.
 		_, err := tx.ExecContext(ctx, `INSERT INTO lookup_tokens (token_hash, order_id, created_at, expires_at)
 			VALUES (?, ?, ?, ?)
@@ -179,6 +188,7 @@ func (s *Store) LookupTokenOrders(ctx context.Context, tokenHash []byte, limit i
 func (s *Store) LookupTokensPurge(ctx context.Context) (int64, error) {
 	var n int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		ctx := context.WithoutCancel(ctx) // see Store.Tx
 		res, err := tx.ExecContext(ctx, `DELETE FROM lookup_tokens WHERE expires_at <= ?`, s.nowMS())
 		if err != nil {
 			return fmt.Errorf("purge lookup tokens: %w", err)
@@ -299,6 +309,7 @@ func (s *Store) KeyAuditAdd(ctx context.Context, a *faka.KeyAudit) error {
 		return faka.Errorf(faka.EInvalid, "audit action must be reveal or export")
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		ctx := context.WithoutCancel(ctx) // see Store.Tx
 		now := s.nowMS()
 		res, err := tx.ExecContext(ctx, `INSERT INTO key_audit (product_id, key_id, admin_id, action, keys_shown, ip, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`,

@@ -185,7 +185,10 @@ func (s *Store) nowMS() int64 { return s.now().UnixMilli() }
 // _txlock) and commits when fn returns nil; nothing of fn stays when it
 // returns an error. fn may share its transaction with other callers' (group
 // commit), each in its own savepoint: it must use only tx, and it may run
-// on another goroutine. inTx returns once the commit is durable.
+// on another goroutine, and it must run its statements on a context its
+// caller cannot cancel (an interrupted statement rolls back the whole
+// group): every fn starts with ctx := context.WithoutCancel(ctx). inTx
+// returns once the commit is durable.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return translate(s.group.do(ctx, fn))
 }

@@ -16,11 +16,11 @@ import (
 
 // writeQueries are prepared on the writer connection.
 var writeQueries = []string{
-	qProductForReserve, qKeysAvailable, qOrderInsert, qIdemExists, qIdemInsert,
-	qKeysClaimBatch, qCountedClaim, qLedgerReserveBatch, qLedgerInsert,
-	qPaymentByTrade, qOrderByNo, qOrderByID, qPaymentInsert, qBackorderCount, qBackorderNext,
+	qProductState, qKeysAvailable, qCountedFind, qOrderInsert, qIdemTaken, qIdemInsert,
+	qKeysClaimBatch, qLedgerMany, qLedgerInsert,
+	qPaymentByTrade, qOrderByNo, qOrderByID, qPaymentInsert, qBackorderNext, qOrderSetStatusMany,
 	qOrderSetDelivered, qOrderSetDeliveredPaid, qOrderSetPaid, qOrderSetStatus,
-	qKeysMove, qKeysRelease, qDueOrders,
+	qKeysMove, qKeysRelease, qKeysMoveMany, qKeysReleaseMany, qDueOrders,
 }
 
 // readQueries are prepared on the read pool. None, for now: with the hot

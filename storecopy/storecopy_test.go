@@ -86,7 +86,7 @@ func TestCopySQLiteToPostgres(t *testing.T) {
 		ReusableKey: "SHARED"}
 	manual := &faka.Product{Name: "manual", Price: 70, Currency: "CNY", Active: false, Delivery: faka.DeliveryManual}
 	for _, p := range []*faka.Product{card, reusable, manual} {
-		if err := e.CreateProduct(ctx, p, map[bool]int64{true: 5}[p.Delivery.Counted()]); err != nil {
+		if err := e.CreateProduct(ctx, p, map[bool]int64{true: 5}[p.Delivery.Counted()], nil); err != nil {
 			t.Fatal(err)
 		}
 	}

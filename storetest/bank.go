@@ -66,6 +66,7 @@ func (o *BankOptions) defaults() {
 // every order, payment and key is checked against it and against the
 // invariants of DESIGN.md §1.
 func Bank(t *testing.T, open func(t *testing.T) faka.Store, opts BankOptions) {
+	defaultSize := opts.Workers == 0 && opts.Ops == 0 && !testing.Short()
 	opts.defaults()
 	t.Logf("bank: %d workers × %d operations, %d copies of each notification, seed %d",
 		opts.Workers, opts.Ops, opts.Duplicates, opts.Seed)
@@ -99,7 +100,10 @@ func Bank(t *testing.T, open func(t *testing.T) faka.Store, opts BankOptions) {
 	bk.slow = bk.newProduct(ctx, faka.DeliveryCard, 5*time.Minute, 250, 10)
 	bk.loop = bk.newProduct(ctx, faka.DeliveryReusable, 5*time.Minute, 50, 60)
 	bk.manual = bk.newProduct(ctx, faka.DeliveryManual, time.Second, 1000, 40)
-	bk.products = []*bankProduct{bk.fast, bk.slow, bk.loop, bk.manual}
+	// Three keys that no import restocks during the run: late payments for
+	// it find the keys taken and become backorders.
+	bk.scarce = bk.newProduct(ctx, faka.DeliveryCard, time.Second, 30, 3)
+	bk.products = []*bankProduct{bk.fast, bk.slow, bk.loop, bk.manual, bk.scarce}
 	CheckInvariants(t, st)
 
 	// The checker: the invariants must hold at every instant.
@@ -151,9 +155,37 @@ func Bank(t *testing.T, open func(t *testing.T) faka.Store, opts BankOptions) {
 	bk.settle(ctx)
 	bk.restockBackorders(ctx)
 	bk.verify(ctx, closeEngine)
-	t.Logf("bank: %d orders (%d sold out), %d trades (%d late, %d backordered, %d tampered refused), %d refunds, %d manual deliveries, %d imports; %d backorders fulfilled later; %d reconciliations during the run",
-		len(bk.orders), bk.soldOut.Load(), bk.trades.Load(), bk.late.Load(), bk.backordered.Load(), bk.tampered.Load(),
-		bk.refunds.Load(), bk.delivered.Load(), bk.imports.Load(), bk.fulfilled.Load(), checks.Load())
+	if defaultSize {
+		bk.requireEveryPath()
+	}
+	t.Logf("bank: %d orders (%d sold out, %d expired, %d idempotent replays), %d trades (%d late, %d backordered, %d tampered refused), %d refunds, %d manual deliveries, %d imports; %d backorders fulfilled; %d reconciliations during the run",
+		len(bk.orders), bk.soldOut.Load(), bk.expired.Load(), bk.replays.Load(), bk.trades.Load(), bk.late.Load(),
+		bk.backordered.Load(), bk.tampered.Load(), bk.refunds.Load(), bk.delivered.Load(), bk.imports.Load(),
+		bk.fulfilled.Load(), checks.Load())
+}
+
+// requireEveryPath fails a run of the default size that did not take
+// every path the rules have: a run that never filled a backorder, say,
+// would pass without testing it.
+func (bk *bank) requireEveryPath() {
+	for _, c := range []struct {
+		what string
+		n    int64
+	}{
+		{"backorder filled", bk.fulfilled.Load()},
+		{"late payment", bk.late.Load()},
+		{"payment that made a backorder", bk.backordered.Load()},
+		{"refund", bk.refunds.Load()},
+		{"expired reservation", bk.expired.Load()},
+		{"idempotent replay", bk.replays.Load()},
+		{"sold-out answer", bk.soldOut.Load()},
+		{"manual delivery", bk.delivered.Load()},
+		{"refused tampered notification", bk.tampered.Load()},
+	} {
+		if c.n == 0 {
+			bk.t.Errorf("bank: this run had no %s; the default size must exercise every path (seed %d)", c.what, bk.opts.Seed)
+		}
+	}
 }
 
 type bankProduct struct {
@@ -201,8 +233,8 @@ type bank struct {
 	kr   *keyring.Keyring
 	opts BankOptions
 
-	fast, slow, loop, manual *bankProduct
-	products                 []*bankProduct
+	fast, slow, loop, manual, scarce *bankProduct
+	products                         []*bankProduct
 
 	mu     sync.Mutex
 	orders []*bankOrder
@@ -211,7 +243,7 @@ type bank struct {
 
 	seq                                                 atomic.Int64
 	soldOut, trades, late, tampered, refunds, delivered atomic.Int64
-	imports, backordered, fulfilled                     atomic.Int64
+	imports, backordered, fulfilled, replays, expired   atomic.Int64
 }
 
 func (bk *bank) newProduct(ctx context.Context, d faka.Delivery, ttl time.Duration, price, stock int64) *bankProduct {
@@ -228,7 +260,7 @@ func (bk *bank) newProduct(ctx context.Context, d faka.Delivery, ttl time.Durati
 		p.ReusableKey = fmt.Sprintf("BANK-LOOP-KEY-%d", bk.seq.Add(1))
 		bp.loopKey = p.ReusableKey
 	}
-	if err := bk.e.CreateProduct(ctx, p, units); err != nil {
+	if err := bk.e.CreateProduct(ctx, p, units, nil); err != nil {
 		t.Fatalf("CreateProduct(%s): %v", d, err)
 	}
 	bp.p = p
@@ -256,6 +288,8 @@ func (bk *bank) randomOrder(rng *rand.Rand, filter func(*bankOrder) bool) *bankO
 // step does one random operation.
 func (bk *bank) step(ctx context.Context, rng *rand.Rand) {
 	switch r := rng.IntN(100); {
+	case r < 4:
+		bk.reserveReplayed(ctx, bk.products[rng.IntN(len(bk.products))], 1+rng.IntN(3))
 	case r < 30:
 		bk.reserve(ctx, bk.products[rng.IntN(len(bk.products))], 1+rng.IntN(3))
 	case r < 55:
@@ -293,21 +327,56 @@ func (bk *bank) step(ctx context.Context, rng *rand.Rand) {
 func (bk *bank) tradeNo() string { return fmt.Sprintf("BANK-T%06d", bk.seq.Add(1)) }
 
 func (bk *bank) reserve(ctx context.Context, p *bankProduct, qty int) *bankOrder {
+	return bk.reserveWith(ctx, engine.ReserveRequest{ProductID: p.p.ID, Quantity: qty,
+		Email: fmt.Sprintf("bank%d@example.com", bk.seq.Add(1)), Gateway: "sandbox"}, p)
+}
+
+// reserveReplayed reserves with an Idempotency-Key and sends the same
+// request again: the second answer must be the first order, replayed.
+func (bk *bank) reserveReplayed(ctx context.Context, p *bankProduct, qty int) {
+	n := bk.seq.Add(1)
+	req := engine.ReserveRequest{ProductID: p.p.ID, Quantity: qty, Email: fmt.Sprintf("bank%d@example.com", n),
+		Gateway: "sandbox", IdempotencyKey: fmt.Sprintf("BANK-IDEM-%d", n), RequestHash: []byte(fmt.Sprint("body ", n))}
+	first, token := bk.reserveToken(ctx, req, p)
+	if first == nil {
+		return
+	}
+	again, err := bk.e.Reserve(ctx, req)
+	if err != nil {
+		bk.t.Errorf("replay of Idempotency-Key %s: %v", req.IdempotencyKey, err)
+		return
+	}
+	if !again.Replayed || again.Order.OrderNo != first.no || again.Token != token {
+		bk.t.Errorf("replay of Idempotency-Key %s = order %s (replayed %v), want the first order %s and its token",
+			req.IdempotencyKey, again.Order.OrderNo, again.Replayed, first.no)
+		return
+	}
+	bk.replays.Add(1)
+}
+
+func (bk *bank) reserveWith(ctx context.Context, req engine.ReserveRequest, p *bankProduct) *bankOrder {
+	o, _ := bk.reserveToken(ctx, req, p)
+	return o
+}
+
+// reserveToken reserves and records the order in the model; it returns
+// the order (nil when sold out or refused) and the buyer's token.
+func (bk *bank) reserveToken(ctx context.Context, req engine.ReserveRequest, p *bankProduct) (*bankOrder, string) {
 	t := bk.t
-	res, err := bk.e.Reserve(ctx, engine.ReserveRequest{ProductID: p.p.ID, Quantity: qty,
-		Email: fmt.Sprintf("bank%d@example.com", bk.seq.Add(1)), Gateway: "sandbox"})
+	qty := req.Quantity
+	res, err := bk.e.Reserve(ctx, req)
 	if faka.ErrorCode(err) == faka.ESoldOut {
 		bk.soldOut.Add(1)
-		return nil
+		return nil, ""
 	}
 	if err != nil {
 		t.Errorf("Reserve(%s, %d): %v", p.p.Delivery, qty, err)
-		return nil
+		return nil, ""
 	}
 	o := res.Order
 	if o.Status != faka.StatusPending || o.Quantity != qty || o.Amount != p.p.Price*int64(qty) || o.Currency != p.p.Currency || o.ProductID != p.p.ID || res.Token == "" {
 		t.Errorf("Reserve(%s, %d) = %+v, token %q", p.p.Delivery, qty, o, res.Token)
-		return nil
+		return nil, ""
 	}
 	bo := &bankOrder{no: o.OrderNo, product: p, qty: qty, amount: o.Amount}
 	bk.mu.Lock()
@@ -317,7 +386,7 @@ func (bk *bank) reserve(ctx context.Context, p *bankProduct, qty int) *bankOrder
 	bk.orders = append(bk.orders, bo)
 	bk.byNo[o.OrderNo] = bo
 	bk.mu.Unlock()
-	return bo
+	return bo, res.Token
 }
 
 // pay sends one genuine notification from several goroutines at once:
@@ -372,7 +441,11 @@ func (bk *bank) pay(ctx context.Context, o *bankOrder, tradeNo string) {
 // latePay reserves a short-lived order, lets its reservation run out and
 // the sweeper release it, then pays.
 func (bk *bank) latePay(ctx context.Context, rng *rand.Rand) {
-	o := bk.reserve(ctx, bk.fast, 1+rng.IntN(2))
+	p := bk.fast
+	if rng.IntN(2) == 0 {
+		p = bk.scarce
+	}
+	o := bk.reserve(ctx, p, 1+rng.IntN(2))
 	if o == nil {
 		return
 	}
@@ -680,6 +753,8 @@ func (bk *bank) verify(ctx context.Context, closeEngine func()) {
 				mo.mu.Unlock()
 			}
 			switch o.Status {
+			case faka.StatusExpired:
+				bk.expired.Add(1)
 			case faka.StatusPending:
 				pending += int64(o.Quantity)
 			case faka.StatusDelivered:

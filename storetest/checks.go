@@ -343,7 +343,7 @@ func (s *suite) testPaymentChecksExclusive(t *testing.T) {
 			t.Fatalf("reserve: %v", out.Err)
 		}
 		if i >= pending {
-			if _, _, err := b.st.OrderCancel(b.ctx, out.Order.OrderNo); err != nil {
+			if _, _, err := b.rules.OrderCancel(b.ctx, out.Order.OrderNo); err != nil {
 				t.Fatalf("OrderCancel: %v", err)
 			}
 		}

@@ -67,12 +67,12 @@ func (s *suite) testKeysImportSoldKeyIsDuplicate(t *testing.T) {
 func (s *suite) testKeysImportNotFound(t *testing.T) {
 	b := s.setup(t)
 	p := b.cardProduct(longTTL)
-	_, err := b.st.KeysImport(b.ctx, p.ID+1000, b.seal(p, "X-1"))
+	_, err := b.rules.KeysImport(b.ctx, p.ID+1000, b.seal(p, "X-1"))
 	wantCode(t, err, faka.ENotFound, "KeysImport to a missing product")
 	b.check()
 	// Counted products take units (StockAdd), not card keys.
 	m := b.product(faka.DeliveryManual, longTTL, 1)
-	_, err = b.st.KeysImport(b.ctx, m.ID, b.seal(m, "X-2"))
+	_, err = b.rules.KeysImport(b.ctx, m.ID, b.seal(m, "X-2"))
 	wantCode(t, err, faka.EInvalid, "KeysImport to a manual product")
 	b.check()
 	b.wantStock(m, 1, 1, 0, 0, 0)
@@ -99,13 +99,13 @@ func (s *suite) testKeysVoid(t *testing.T) {
 	pending := b.reserve(p, 1, longTTL)
 	b.wantStock(p, 6, 4, 1, 1, 0)
 
-	n, err := b.st.KeysVoid(b.ctx, p.ID, nil)
+	n, err := b.rules.KeysVoid(b.ctx, p.ID, nil)
 	if err != nil || n != 0 {
 		t.Fatalf("KeysVoid(no keys) = %d, %v; want 0, nil", n, err)
 	}
 	b.check()
 
-	n, err = b.st.KeysVoid(b.ctx, p.ID, keyIDRange(1000))
+	n, err = b.rules.KeysVoid(b.ctx, p.ID, keyIDRange(1000))
 	if err != nil {
 		t.Fatalf("KeysVoid: %v", err)
 	}
@@ -117,7 +117,7 @@ func (s *suite) testKeysVoid(t *testing.T) {
 	b.wantStock(q, 3, 3, 0, 0, 0) // another product's keys are untouched
 
 	// Voiding again finds nothing available.
-	n, err = b.st.KeysVoid(b.ctx, p.ID, keyIDRange(1000))
+	n, err = b.rules.KeysVoid(b.ctx, p.ID, keyIDRange(1000))
 	if err != nil || n != 0 {
 		t.Fatalf("second KeysVoid = %d, %v; want 0, nil", n, err)
 	}

@@ -20,13 +20,13 @@ func (s *suite) testOrderCancel(t *testing.T) {
 	b.wantKeys(b.wantStatus(o.OrderNo, faka.StatusCancelled))
 	b.wantStock(p, 4, 4, 0, 0, 0)
 
-	_, _, err := b.st.OrderCancel(b.ctx, o.OrderNo)
+	_, _, err := b.rules.OrderCancel(b.ctx, o.OrderNo)
 	b.check()
 	wantCode(t, err, faka.EInvalidState, "cancel of a cancelled order")
 
 	d := b.reserve(p, 1, longTTL)
 	b.pay(d)
-	_, _, err = b.st.OrderCancel(b.ctx, d.OrderNo)
+	_, _, err = b.rules.OrderCancel(b.ctx, d.OrderNo)
 	b.check()
 	wantCode(t, err, faka.EInvalidState, "cancel of a delivered order")
 	b.wantStatus(d.OrderNo, faka.StatusDelivered)
@@ -34,7 +34,7 @@ func (s *suite) testOrderCancel(t *testing.T) {
 		t.Fatal("a refused cancel took the delivered key back")
 	}
 
-	_, _, err = b.st.OrderCancel(b.ctx, "NO-SUCH-ORDER")
+	_, _, err = b.rules.OrderCancel(b.ctx, "NO-SUCH-ORDER")
 	b.check()
 	wantCode(t, err, faka.ENotFound, "cancel of an unknown order")
 	b.wantStock(p, 4, 3, 0, 1, 0)
@@ -109,12 +109,12 @@ func (s *suite) testOrderRefundInvalid(t *testing.T) {
 		{cancelled, faka.StatusCancelled, faka.EInvalidState},
 		{refunded, faka.StatusRefunded, faka.EInvalidState},
 	} {
-		_, err := b.st.OrderRefund(b.ctx, tc.o.OrderNo)
+		_, err := b.rules.OrderRefund(b.ctx, tc.o.OrderNo)
 		b.check()
 		wantCode(t, err, tc.code, "refund of a %s order", tc.was)
 		b.wantStatus(tc.o.OrderNo, tc.was)
 	}
-	_, err := b.st.OrderRefund(b.ctx, "NO-SUCH-ORDER")
+	_, err := b.rules.OrderRefund(b.ctx, "NO-SUCH-ORDER")
 	b.check()
 	wantCode(t, err, faka.ENotFound, "refund of an unknown order")
 	b.wantStock(p, 4, 2, 1, 0, 1)
@@ -129,7 +129,7 @@ func (s *suite) testManualDelivery(t *testing.T) {
 	o := b.reserve(m, 2, longTTL)
 	b.wantStock(m, 3, 1, 2, 0, 0)
 
-	_, err := b.st.OrderDeliverManual(b.ctx, o.OrderNo, "too early")
+	_, err := b.rules.OrderDeliverManual(b.ctx, o.OrderNo, "too early")
 	b.check()
 	wantCode(t, err, faka.EInvalidState, "manual delivery of an unpaid order")
 	b.wantStatus(o.OrderNo, faka.StatusPending)
@@ -144,7 +144,7 @@ func (s *suite) testManualDelivery(t *testing.T) {
 	}
 
 	const note = "Account: buyer@example.com / pass: 例え-123\nsent by email"
-	d, err := b.st.OrderDeliverManual(b.ctx, o.OrderNo, note)
+	d, err := b.rules.OrderDeliverManual(b.ctx, o.OrderNo, note)
 	if err != nil {
 		t.Fatalf("OrderDeliverManual: %v", err)
 	}
@@ -158,13 +158,13 @@ func (s *suite) testManualDelivery(t *testing.T) {
 	}
 	b.wantStock(m, 3, 1, 0, 2, 0)
 
-	_, err = b.st.OrderDeliverManual(b.ctx, o.OrderNo, "again")
+	_, err = b.rules.OrderDeliverManual(b.ctx, o.OrderNo, "again")
 	b.check()
 	wantCode(t, err, faka.EInvalidState, "second manual delivery")
 	if got := b.order(o.OrderNo); got.DeliveryNote != note {
 		t.Fatalf("refused delivery changed the note to %q", got.DeliveryNote)
 	}
-	_, err = b.st.OrderDeliverManual(b.ctx, "NO-SUCH-ORDER", "x")
+	_, err = b.rules.OrderDeliverManual(b.ctx, "NO-SUCH-ORDER", "x")
 	b.check()
 	wantCode(t, err, faka.ENotFound, "manual delivery of an unknown order")
 
@@ -187,7 +187,7 @@ func (s *suite) testManualDelivery(t *testing.T) {
 	c := b.cardProduct(longTTL, "MANUAL-CARD-1")
 	co := b.reserve(c, 1, longTTL)
 	b.pay(co)
-	_, err = b.st.OrderDeliverManual(b.ctx, co.OrderNo, "note")
+	_, err = b.rules.OrderDeliverManual(b.ctx, co.OrderNo, "note")
 	b.check()
 	wantCode(t, err, faka.EInvalid, "manual delivery of a card order")
 	if got := b.order(co.OrderNo); got.DeliveryNote != "" || got.Status != faka.StatusDelivered {
@@ -217,7 +217,7 @@ func (s *suite) testReusableDelivery(t *testing.T) {
 			}
 		}
 	}
-	if _, err := b.st.StockAdd(b.ctx, r.ID, 1); err != nil {
+	if _, err := b.rules.StockAdd(b.ctx, r.ID, 1); err != nil {
 		t.Fatal(err)
 	}
 	b.check()
@@ -362,7 +362,7 @@ func (s *suite) testReconcileFigures(t *testing.T) {
 	b.pay(o1)
 	o3 := b.reserve(p, 1, longTTL)
 	b.pay(o3)
-	if _, err := b.st.KeysVoid(b.ctx, p.ID, keyIDRange(1000)); err != nil {
+	if _, err := b.rules.KeysVoid(b.ctx, p.ID, keyIDRange(1000)); err != nil {
 		t.Fatal(err)
 	}
 	b.check()

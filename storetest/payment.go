@@ -142,7 +142,7 @@ func (s *suite) testPaymentConfirmWrong(t *testing.T) {
 	} {
 		n := good
 		tc.edit(&n)
-		res, err := b.st.PaymentConfirm(b.ctx, n)
+		res, err := b.rules.PaymentConfirm(b.ctx, n)
 		b.check()
 		wantCode(t, err, faka.EInvalid, "PaymentConfirm with %s (result %+v)", tc.name, res)
 		b.wantStatus(o.OrderNo, faka.StatusPending)
@@ -160,7 +160,7 @@ func (s *suite) testPaymentConfirmWrong(t *testing.T) {
 	// A wrong amount on a paid order is refused too, not recorded as extra.
 	bad := b.notification(o)
 	bad.Amount++
-	_, err := b.st.PaymentConfirm(b.ctx, bad)
+	_, err := b.rules.PaymentConfirm(b.ctx, bad)
 	b.check()
 	wantCode(t, err, faka.EInvalid, "wrong amount for a delivered order")
 	b.wantTrades(o, good.TradeNo, faka.OutcomeDelivered)
@@ -173,7 +173,7 @@ func (s *suite) testPaymentConfirmUnknownOrder(t *testing.T) {
 	o := b.reserve(p, 1, longTTL)
 	n := b.notification(o)
 	n.OrderNo = "NO-SUCH-ORDER"
-	_, err := b.st.PaymentConfirm(b.ctx, n)
+	_, err := b.rules.PaymentConfirm(b.ctx, n)
 	b.check()
 	wantCode(t, err, faka.ENotFound, "PaymentConfirm for an unknown order")
 	b.wantStatus(o.OrderNo, faka.StatusPending)

@@ -176,7 +176,7 @@ func (s *suite) testReserveUnknownProduct(t *testing.T) {
 	p := b.cardProduct(longTTL, "K-1")
 	missing := &faka.Product{ID: p.ID + 1000, Price: p.Price, Currency: p.Currency}
 	prm := b.params(missing, 1, longTTL)
-	out, err := b.st.ReserveBatch(b.ctx, missing.ID, []faka.ReserveParams{prm})
+	out, err := b.rules.ReserveBatch(b.ctx, missing.ID, []faka.ReserveParams{prm})
 	b.check()
 	wantCode(t, err, faka.ENotFound, "ReserveBatch for a missing product (outcomes %+v)", out)
 	b.orderNotFound(prm.OrderNo)
@@ -193,7 +193,7 @@ func (s *suite) testReserveInactiveProduct(t *testing.T) {
 	}
 	b.check()
 	prm := b.params(p, 1, longTTL)
-	out, err := b.st.ReserveBatch(b.ctx, p.ID, []faka.ReserveParams{prm})
+	out, err := b.rules.ReserveBatch(b.ctx, p.ID, []faka.ReserveParams{prm})
 	b.check()
 	wantCode(t, err, faka.EInvalid, "ReserveBatch for an inactive product (outcomes %+v)", out)
 	b.orderNotFound(prm.OrderNo)

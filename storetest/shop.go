@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/faka-dev/faka"
+	"github.com/faka-dev/faka/engine"
 	"github.com/faka-dev/faka/keyring"
 )
 
@@ -32,6 +33,7 @@ func RunShop(t *testing.T, open func(t *testing.T) ShopDriver) {
 	}{
 		{"Categories", testCategories},
 		{"ProductShop", testProductShop},
+		{"ProductCreateWithShop", testProductCreateWithShop},
 		{"LookupTokens", testLookupTokens},
 		{"KeyListAndSealed", testKeyList},
 		{"KeyAudit", testKeyAudit},
@@ -45,17 +47,18 @@ func RunShop(t *testing.T, open func(t *testing.T) ShopDriver) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			st := open(t)
-			tc.fn(t, &shopFixture{t: t, ctx: t.Context(), st: st, kr: shopKeyring(t)})
+			tc.fn(t, &shopFixture{t: t, ctx: t.Context(), st: st, rules: engine.Rules{Store: st}, kr: shopKeyring(t)})
 		})
 	}
 }
 
 type shopFixture struct {
-	t   *testing.T
-	ctx context.Context
-	st  ShopDriver
-	kr  *keyring.Keyring
-	seq int
+	t     *testing.T
+	ctx   context.Context
+	st    ShopDriver
+	rules engine.Rules
+	kr    *keyring.Keyring
+	seq   int
 }
 
 func shopKeyring(t *testing.T) *keyring.Keyring {
@@ -73,7 +76,7 @@ func (f *shopFixture) product(n int) *faka.Product {
 	f.seq++
 	p := &faka.Product{Name: fmt.Sprintf("shop product %d", f.seq), Price: 990, Currency: "CNY",
 		Delivery: faka.DeliveryCard, ReservationTTL: time.Hour, MinQuantity: 1, MaxQuantity: 10, Active: true}
-	if err := f.st.ProductCreate(f.ctx, p, nil, 0); err != nil {
+	if err := f.st.ProductCreate(f.ctx, p, nil, 0, nil); err != nil {
 		f.t.Fatalf("ProductCreate: %v", err)
 	}
 	keys := make([]faka.SealedKey, n)
@@ -81,7 +84,7 @@ func (f *shopFixture) product(n int) *faka.Product {
 		keys[i] = f.kr.SealCard(p.ID, fmt.Sprintf("SHOP-%d-%d", p.ID, i))
 	}
 	if n > 0 {
-		if _, err := f.st.KeysImport(f.ctx, p.ID, keys); err != nil {
+		if _, err := f.rules.KeysImport(f.ctx, p.ID, keys); err != nil {
 			f.t.Fatalf("KeysImport: %v", err)
 		}
 	}
@@ -94,7 +97,7 @@ func (f *shopFixture) order(p *faka.Product, qty int, email string, paid bool) *
 	f.seq++
 	no := fmt.Sprintf("SHOP%06d", f.seq)
 	th := sha256.Sum256([]byte(no))
-	out, err := f.st.ReserveBatch(f.ctx, p.ID, []faka.ReserveParams{{
+	out, err := f.rules.ReserveBatch(f.ctx, p.ID, []faka.ReserveParams{{
 		OrderNo: no, TokenHash: th[:], Quantity: qty, UnitPrice: p.Price, Amount: p.Price * int64(qty),
 		Currency: p.Currency, Email: email, Gateway: "sandbox", TTL: time.Hour,
 	}})
@@ -103,7 +106,7 @@ func (f *shopFixture) order(p *faka.Product, qty int, email string, paid bool) *
 	}
 	o := out[0].Order
 	if paid {
-		res, err := f.st.PaymentConfirm(f.ctx, faka.Notification{Gateway: "sandbox", OrderNo: no,
+		res, err := f.rules.PaymentConfirm(f.ctx, faka.Notification{Gateway: "sandbox", OrderNo: no,
 			TradeNo: "T" + no, Amount: o.Amount, Currency: o.Currency})
 		if err != nil {
 			f.t.Fatalf("PaymentConfirm: %v", err)
@@ -187,6 +190,38 @@ func testProductShop(t *testing.T, f *shopFixture) {
 	if err != nil || got.Name != p.Name || got.Price != p.Price || !got.Active {
 		t.Fatalf("product after ProductShopSet: %v %+v", err, got)
 	}
+}
+
+// testProductCreateWithShop: a product and its presentation are created
+// in one transaction; a refused presentation creates no product, so the
+// merchant's retry cannot make a duplicate.
+func testProductCreateWithShop(t *testing.T, f *shopFixture) {
+	c := &faka.Category{Name: "Subscriptions"}
+	if err := f.st.CategoryCreate(f.ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	bad := &faka.Product{Name: "Refused", Price: 100, Currency: "CNY", Delivery: faka.DeliveryManual,
+		ReservationTTL: time.Minute, MinQuantity: 1, MaxQuantity: 5, Active: true}
+	err := f.st.ProductCreate(f.ctx, bad, nil, 4, &faka.ProductShop{CategoryID: c.ID + 99})
+	shopWantCode(t, "create with an unknown category", err, faka.EInvalid)
+	if ps, err := f.st.ProductList(f.ctx, false); err != nil || len(ps) != 0 {
+		t.Fatalf("after a refused create: %d products, %v; want none", len(ps), err)
+	}
+	if st, err := f.st.StockList(f.ctx); err != nil || len(st) != 0 {
+		t.Fatalf("after a refused create: stock %+v, %v; want none", st, err)
+	}
+	good := *bad
+	good.Name = "Listed"
+	want := faka.ProductShop{CategoryID: c.ID, StockDisplay: faka.StockHidden, LowStock: 2}
+	if err := f.st.ProductCreate(f.ctx, &good, nil, 4, &want); err != nil {
+		t.Fatal(err)
+	}
+	want.ProductID = good.ID
+	shops, err := f.st.ProductShopList(f.ctx)
+	if err != nil || len(shops) != 1 || shops[0] != want {
+		t.Fatalf("ProductShopList = %+v, %v; want %+v", shops, err, want)
+	}
+	CheckInvariants(t, f.st)
 }
 
 func testLookupTokens(t *testing.T, f *shopFixture) {
@@ -375,7 +410,7 @@ func testSalesByDay(t *testing.T, f *shopFixture) {
 	f.order(p, 2, "s2@example.com", true)
 	f.order(p, 1, "s3@example.com", false)
 	refunded := f.order(p, 1, "s4@example.com", true)
-	if _, err := f.st.OrderRefund(f.ctx, refunded.OrderNo); err != nil {
+	if _, err := f.rules.OrderRefund(f.ctx, refunded.OrderNo); err != nil {
 		t.Fatal(err)
 	}
 	now, _ := f.st.Now(f.ctx)

@@ -11,6 +11,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/faka-dev/faka"
+	"github.com/faka-dev/faka/engine"
 )
 
 // testStateMachine drives one product of the store through random
@@ -36,9 +37,10 @@ func (s *suite) testStateMachine(t *testing.T) {
 		}
 		m := &machine{
 			t:        rt,
-			b:        &bundle{ctx: ctx, st: st, kr: kr, reusable: map[int64]string{}},
+			b:        &bundle{ctx: ctx, st: st, rules: engine.Rules{Store: st}, kr: kr, reusable: map[int64]string{}},
 			case_:    cases,
 			imported: map[string]int{},
+			idemUsed: map[string]bool{},
 			units:    faka.Stock{Imported: initial, Available: initial},
 		}
 		p := newProduct(fmt.Sprintf("state machine %d", cases), d, longTTL)
@@ -48,7 +50,7 @@ func (s *suite) testStateMachine(t *testing.T) {
 			sk := kr.SealReusable(m.secret)
 			sealed = &sk
 		}
-		if err := st.ProductCreate(ctx, p, sealed, initial); err != nil {
+		if err := st.ProductCreate(ctx, p, sealed, initial, nil); err != nil {
 			rt.Fatalf("ProductCreate: %v", err)
 		}
 		m.p = p
@@ -62,15 +64,16 @@ func (s *suite) testStateMachine(t *testing.T) {
 		// steps of each case: every step is a transaction, and a pure-Go
 		// SQLite under -race makes long cases slow.
 		actions := map[string]func(*rapid.T){
-			"restock":        m.restock,
-			"reserve":        m.reserve,
-			"pay":            m.pay,
-			"repeat payment": m.repeatPayment,
-			"wrong payment":  m.wrongPayment,
-			"cancel":         m.cancel,
-			"cancel and pay": m.cancelAndPay,
-			"refund":         m.refund,
-			"deliver manual": m.deliverManual,
+			"restock":            m.restock,
+			"reserve":            m.reserve,
+			"reserve idempotent": m.reserveIdempotent,
+			"pay":                m.pay,
+			"repeat payment":     m.repeatPayment,
+			"wrong payment":      m.wrongPayment,
+			"cancel":             m.cancel,
+			"cancel and pay":     m.cancelAndPay,
+			"refund":             m.refund,
+			"deliver manual":     m.deliverManual,
 		}
 		// Weights: the paths that move stock come up more often.
 		names := slices.Sorted(maps.Keys(actions))
@@ -115,6 +118,7 @@ type machine struct {
 	avail    []string       // available card secrets, oldest first
 	units    faka.Stock
 	orders   []*smOrder
+	idemUsed map[string]bool // Idempotency-Keys spent on an order
 	trades   []smTrade
 	seq      int
 }
@@ -223,11 +227,11 @@ func (m *machine) restock(t *rapid.T) {
 			m.avail = append(m.avail, s)
 			want.Imported++
 		}
-		res, err = m.b.st.KeysImport(m.b.ctx, m.p.ID, m.b.seal(m.p, secrets...))
+		res, err = m.b.rules.KeysImport(m.b.ctx, m.p.ID, m.b.seal(m.p, secrets...))
 	} else {
 		n := rapid.Int64Range(1, 5).Draw(t, "units")
 		want.Imported = int(n)
-		res, err = m.b.st.StockAdd(m.b.ctx, m.p.ID, n)
+		res, err = m.b.rules.StockAdd(m.b.ctx, m.p.ID, n)
 	}
 	if err != nil {
 		t.Fatalf("restock: %v", err)
@@ -242,19 +246,41 @@ func (m *machine) restock(t *rapid.T) {
 
 func (m *machine) reserve(t *rapid.T) {
 	qs := rapid.SliceOfN(rapid.IntRange(1, 3), 1, 4).Draw(t, "quantities")
-	m.reserveN(t, qs)
+	m.reserveN(t, qs, nil)
 }
 
-// reserveN reserves for one buyer of each quantity, in one batch.
-func (m *machine) reserveN(t *rapid.T, qs []int) {
+// reserveIdempotent reserves for buyers who carry Idempotency-Keys from a
+// small pool, so that keys used before, and twins inside one batch, come
+// up: a used key is refused with a conflict before any stock is handed
+// out, and a key is spent only by a buyer who got an order.
+func (m *machine) reserveIdempotent(t *rapid.T) {
+	qs := rapid.SliceOfN(rapid.IntRange(1, 3), 1, 4).Draw(t, "quantities")
+	keys := make([]string, len(qs))
+	for i := range keys {
+		keys[i] = fmt.Sprintf("SM%d-IDEM-%d", m.case_, rapid.IntRange(0, 3).Draw(t, "key"))
+	}
+	m.reserveN(t, qs, keys)
+}
+
+// reserveN reserves for one buyer of each quantity, in one batch; keys,
+// when not nil, are the buyers' Idempotency-Keys.
+func (m *machine) reserveN(t *rapid.T, qs []int, keys []string) {
 	n := len(qs)
 	batch := make([]faka.ReserveParams, n)
+	conflict := make([]bool, n)
+	inBatch := map[string]bool{}
 	for i, q := range qs {
 		no := fmt.Sprintf("SM%d-O%d", m.case_, m.next())
 		batch[i] = faka.ReserveParams{OrderNo: no, TokenHash: tokenHash(no), Quantity: q, UnitPrice: m.p.Price,
 			Amount: m.p.Price * int64(q), Currency: m.p.Currency, Email: "sm@example.com", Gateway: "sandbox", TTL: longTTL}
+		if keys != nil {
+			k := keys[i]
+			batch[i].IdempotencyKey, batch[i].RequestHash, batch[i].SealedToken = k, tokenHash(no), []byte(no)
+			conflict[i] = m.idemUsed[k] || inBatch[k]
+			inBatch[k] = true
+		}
 	}
-	out, err := m.b.st.ReserveBatch(m.b.ctx, m.p.ID, batch)
+	out, err := m.b.rules.ReserveBatch(m.b.ctx, m.p.ID, batch)
 	if err != nil {
 		t.Fatalf("ReserveBatch: %v", err)
 	}
@@ -262,6 +288,12 @@ func (m *machine) reserveN(t *rapid.T, qs []int) {
 		t.Fatalf("ReserveBatch: %d outcomes for %d buyers", len(out), n)
 	}
 	for i, prm := range batch {
+		if conflict[i] {
+			if faka.ErrorCode(out[i].Err) != faka.EConflict {
+				t.Fatalf("buyer %d with the used Idempotency-Key %q: %v, %v; want a conflict", i, prm.IdempotencyKey, out[i].Order, out[i].Err)
+			}
+			continue
+		}
 		o := &smOrder{o: &faka.Order{OrderNo: prm.OrderNo, Quantity: prm.Quantity}, status: faka.StatusPending}
 		if !m.claim(o, faka.KeyReserved) {
 			if faka.ErrorCode(out[i].Err) != faka.ESoldOut {
@@ -274,6 +306,9 @@ func (m *machine) reserveN(t *rapid.T, qs []int) {
 		}
 		o.o = out[i].Order
 		m.orders = append(m.orders, o)
+		if prm.IdempotencyKey != "" {
+			m.idemUsed[prm.IdempotencyKey] = true
+		}
 	}
 }
 
@@ -312,7 +347,7 @@ func (m *machine) payOrder(t *rapid.T, o *smOrder) {
 		Amount: o.o.Amount, Currency: o.o.Currency}
 	was := o.status
 	outcome, lateUnits := m.applyPayment(o)
-	res, err := m.b.st.PaymentConfirm(m.b.ctx, n)
+	res, err := m.b.rules.PaymentConfirm(m.b.ctx, n)
 	if err != nil {
 		t.Fatalf("pay %s order %s: %v", was, o.o.OrderNo, err)
 	}
@@ -337,7 +372,7 @@ func (m *machine) repeatPayment(t *rapid.T) {
 		}
 	}
 	tr := m.trades[rapid.IntRange(0, len(m.trades)-1).Draw(t, "trade")]
-	res, err := m.b.st.PaymentConfirm(m.b.ctx, tr.n)
+	res, err := m.b.rules.PaymentConfirm(m.b.ctx, tr.n)
 	if err != nil {
 		t.Fatalf("repeat of %s: %v", tr.n.TradeNo, err)
 	}
@@ -359,7 +394,7 @@ func (m *machine) wrongPayment(t *rapid.T) {
 	} else {
 		n.Amount += rapid.SampledFrom([]int64{-1, 1, o.o.Amount}).Draw(t, "amount change")
 	}
-	_, err := m.b.st.PaymentConfirm(m.b.ctx, n)
+	_, err := m.b.rules.PaymentConfirm(m.b.ctx, n)
 	if faka.ErrorCode(err) != faka.EInvalid {
 		t.Fatalf("tampered payment of %s order: %v; want an invalid error", o.status, err)
 	}
@@ -372,7 +407,7 @@ func (m *machine) cancel(t *rapid.T) {
 }
 
 func (m *machine) cancelOrder(t *rapid.T, o *smOrder) {
-	got, rel, err := m.b.st.OrderCancel(m.b.ctx, o.o.OrderNo)
+	got, rel, err := m.b.rules.OrderCancel(m.b.ctx, o.o.OrderNo)
 	if o.status != faka.StatusPending {
 		if faka.ErrorCode(err) != faka.EInvalidState {
 			t.Fatalf("cancel of %s order: %v; want an invalid-state error", o.status, err)
@@ -412,7 +447,7 @@ func (m *machine) cancelAndPay(t *rapid.T) {
 	m.cancelOrder(t, o)
 	m.check(t)
 	if m.units.Available > 0 && rapid.Bool().Draw(t, "others take the stock first") {
-		m.reserveN(t, []int{int(m.units.Available)})
+		m.reserveN(t, []int{int(m.units.Available)}, nil)
 		m.check(t)
 	}
 	m.payOrder(t, o)
@@ -423,7 +458,7 @@ func (m *machine) refund(t *rapid.T) {
 	if o == nil {
 		return
 	}
-	got, err := m.b.st.OrderRefund(m.b.ctx, o.o.OrderNo)
+	got, err := m.b.rules.OrderRefund(m.b.ctx, o.o.OrderNo)
 	switch o.status {
 	case faka.StatusPaid, faka.StatusDelivered, faka.StatusPaidAwaitingStock:
 	default:
@@ -452,7 +487,7 @@ func (m *machine) deliverManual(t *rapid.T) {
 		return
 	}
 	note := fmt.Sprintf("delivered by hand %d", m.next())
-	got, err := m.b.st.OrderDeliverManual(m.b.ctx, o.o.OrderNo, note)
+	got, err := m.b.rules.OrderDeliverManual(m.b.ctx, o.o.OrderNo, note)
 	switch {
 	case m.p.Delivery != faka.DeliveryManual:
 		if faka.ErrorCode(err) != faka.EInvalid {

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/faka-dev/faka"
+	"github.com/faka-dev/faka/engine"
 	"github.com/faka-dev/faka/keyring"
 )
 
@@ -62,7 +63,6 @@ func (s *suite) tests() []namedTest {
 		{"ProductList", s.testProductList},
 		{"ProductUpdate", s.testProductUpdate},
 		{"ProductCountedStock", s.testProductCountedStock},
-		{"ProductCreateInvalidStock", s.testProductCreateInvalidStock},
 		{"StockAdd", s.testStockAdd},
 		{"StockAddInvalid", s.testStockAddInvalid},
 		{"StockList", s.testStockList},
@@ -83,6 +83,12 @@ func (s *suite) tests() []namedTest {
 		{"Idempotency", s.testIdempotency},
 		{"IdempotencyWithinBatch", s.testIdempotencyWithinBatch},
 		{"IdempotencySoldOutNotStored", s.testIdempotencySoldOutNotStored},
+		{"ScarceIdempotencyTwin", s.testScarceIdempotencyTwin},
+		{"BatchBadQuantity", s.testBatchBadQuantity},
+		{"BatchLaterSmallerFits", s.testBatchLaterSmallerFits},
+		{"PaymentRacesExpiry", s.testPaymentRacesExpiry},
+		{"DuplicateConfirmTogether", s.testDuplicateConfirmTogether},
+		{"TxOutlivesCaller", s.testTxOutlivesCaller},
 
 		{"PaymentConfirmDelivers", s.testPaymentConfirmDelivers},
 		{"PaymentConfirmDuplicate", s.testPaymentConfirmDuplicate},
@@ -125,11 +131,12 @@ func (s *suite) tests() []namedTest {
 // bundle is what one test works with: its own store, a keyring, and
 // counters that make order and trade numbers unique within the store.
 type bundle struct {
-	t   *testing.T
-	ctx context.Context
-	st  faka.Store
-	kr  *keyring.Keyring
-	seq int
+	t     *testing.T
+	ctx   context.Context
+	st    faka.Store
+	rules engine.Rules // the order rules, run directly on st
+	kr    *keyring.Keyring
+	seq   int
 	// reusable holds the plaintext key of each reusable product.
 	reusable map[int64]string
 }
@@ -140,7 +147,8 @@ func (s *suite) setup(t *testing.T) *bundle {
 	if st == nil {
 		t.Fatal("storetest: open returned a nil store")
 	}
-	return &bundle{t: t, ctx: t.Context(), st: st, kr: newKeyring(t), reusable: map[int64]string{}}
+	return &bundle{t: t, ctx: t.Context(), st: st, rules: engine.Rules{Store: st}, kr: newKeyring(t),
+		reusable: map[int64]string{}}
 }
 
 func newKeyring(t testing.TB) *keyring.Keyring {
@@ -199,7 +207,7 @@ func (b *bundle) product(d faka.Delivery, ttl time.Duration, stock int64) *faka.
 		sk := b.kr.SealReusable(secret)
 		sealed = &sk
 	}
-	if err := b.st.ProductCreate(b.ctx, p, sealed, stock); err != nil {
+	if err := b.st.ProductCreate(b.ctx, p, sealed, stock, nil); err != nil {
 		b.t.Fatalf("ProductCreate(%s): %v", d, err)
 	}
 	if p.ID <= 0 {
@@ -244,7 +252,7 @@ func (b *bundle) seal(p *faka.Product, secrets ...string) []faka.SealedKey {
 
 func (b *bundle) importKeys(p *faka.Product, secrets ...string) faka.ImportResult {
 	b.t.Helper()
-	res, err := b.st.KeysImport(b.ctx, p.ID, b.seal(p, secrets...))
+	res, err := b.rules.KeysImport(b.ctx, p.ID, b.seal(p, secrets...))
 	if err != nil {
 		b.t.Fatalf("KeysImport(product %d, %d keys): %v", p.ID, len(secrets), err)
 	}
@@ -278,7 +286,7 @@ func (b *bundle) params(p *faka.Product, qty int, ttl time.Duration) faka.Reserv
 // batch: one per buyer, in order, exactly one of Order and Err set.
 func (b *bundle) reserveBatch(p *faka.Product, batch ...faka.ReserveParams) []faka.ReserveOutcome {
 	b.t.Helper()
-	out, err := b.st.ReserveBatch(b.ctx, p.ID, batch)
+	out, err := b.rules.ReserveBatch(b.ctx, p.ID, batch)
 	if err != nil {
 		b.t.Fatalf("ReserveBatch(product %d, %d buyers): %v", p.ID, len(batch), err)
 	}
@@ -330,7 +338,7 @@ func (b *bundle) notification(o *faka.Order) faka.Notification {
 // result describes the notification.
 func (b *bundle) confirm(n faka.Notification) *faka.ConfirmResult {
 	b.t.Helper()
-	res, err := b.st.PaymentConfirm(b.ctx, n)
+	res, err := b.rules.PaymentConfirm(b.ctx, n)
 	if err != nil {
 		b.t.Fatalf("PaymentConfirm(%+v): %v", n, err)
 	}
@@ -531,7 +539,7 @@ func waitPast(t testing.TB, st faka.Store, times ...time.Time) {
 // expire runs OrdersExpire and returns the releases.
 func (b *bundle) expire(limit int) []faka.Release {
 	b.t.Helper()
-	rel, err := b.st.OrdersExpire(b.ctx, limit)
+	rel, err := b.rules.OrdersExpire(b.ctx, limit)
 	if err != nil {
 		b.t.Fatalf("OrdersExpire(%d): %v", limit, err)
 	}
@@ -552,7 +560,7 @@ func released(rel []faka.Release, productID int64) (units int64, fulfilled int) 
 
 func (b *bundle) cancel(o *faka.Order) (*faka.Order, []faka.Release) {
 	b.t.Helper()
-	got, rel, err := b.st.OrderCancel(b.ctx, o.OrderNo)
+	got, rel, err := b.rules.OrderCancel(b.ctx, o.OrderNo)
 	if err != nil {
 		b.t.Fatalf("OrderCancel(%s): %v", o.OrderNo, err)
 	}
@@ -565,7 +573,7 @@ func (b *bundle) cancel(o *faka.Order) (*faka.Order, []faka.Release) {
 
 func (b *bundle) refund(o *faka.Order) *faka.Order {
 	b.t.Helper()
-	got, err := b.st.OrderRefund(b.ctx, o.OrderNo)
+	got, err := b.rules.OrderRefund(b.ctx, o.OrderNo)
 	if err != nil {
 		b.t.Fatalf("OrderRefund(%s): %v", o.OrderNo, err)
 	}

@@ -34,7 +34,13 @@ type consoleHandler func(w http.ResponseWriter, r *http.Request, p *page, a *fak
 func (s *Server) adminRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /admin/login", s.loginPage)
 	m.HandleFunc("POST /admin/login", s.login)
+	m.HandleFunc("POST /admin/login/2fa", s.loginSecondStep)
 	m.HandleFunc("POST /admin/logout", s.logout)
+
+	m.HandleFunc("GET /admin/security", s.console("security", s.adminSecurity))
+	m.HandleFunc("POST /admin/security/totp", s.console("security", s.adminTOTPBegin))
+	m.HandleFunc("POST /admin/security/totp/confirm", s.console("security", s.adminTOTPConfirm))
+	m.HandleFunc("POST /admin/security/totp/delete", s.console("security", s.adminTOTPDelete))
 
 	m.HandleFunc("GET /admin", s.console("dashboard", s.dashboard))
 	m.HandleFunc("GET /admin/{$}", s.console("dashboard", s.dashboard))
@@ -144,8 +150,13 @@ func safeNext(next string) string {
 }
 
 // login serves POST /admin/login. Attempts are throttled per client and
-// per account before the password is checked; an unknown account costs
-// the same hashing as a known one, and both failures read alike.
+// per (account, client) before the password is checked: guessing one
+// account's password from one place is slow, and nobody elsewhere can
+// lock the merchant out by failing against the merchant's email. The
+// hash runs within the server's Hasher, so a burst of attempts queues
+// (or is told to come back) instead of taking memory without bound. An
+// unknown account costs the same hashing as a known one, and both
+// failures read alike.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	if err := parseForm(w, r); err != nil {
@@ -156,17 +167,20 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	pw := r.PostForm.Get("password")
 	d := loginData{Email: email, Next: safeNext(r.PostForm.Get("next"))}
 	l := s.cat.Printer(s.lang(w, r))
-	waitIP, okIP := s.loginIP.allow(s.clientKey(r))
-	waitAcct, okAcct := s.loginAccount.allow(email)
-	if !okIP || !okAcct {
-		secs := int64((max(waitIP, waitAcct) + time.Second - 1) / time.Second)
-		w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
-		d.Error = l.T("admin.login.throttled", max(secs, 1))
+	if !s.allowSignIn(w, r, email, func(secs int64) {
+		d.Error = l.T("admin.login.throttled", secs)
 		s.showLogin(w, r, http.StatusTooManyRequests, d)
+	}) {
 		return
 	}
 	a, err := s.checkPassword(r.Context(), email, pw)
 	if err != nil {
+		if errors.Is(err, password.ErrBusy) {
+			w.Header().Set("Retry-After", strconv.Itoa(busyRetrySeconds))
+			d.Error = l.T("admin.login.busy", busyRetrySeconds)
+			s.showLogin(w, r, http.StatusServiceUnavailable, d)
+			return
+		}
 		if faka.ErrorCode(err) != faka.EUnauthorized {
 			s.pageError(w, r, err)
 			return
@@ -176,6 +190,37 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.showLogin(w, r, http.StatusUnauthorized, d)
 		return
 	}
+	second, err := s.needsSecondFactor(r.Context(), a)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	if second {
+		// The password was right; the session waits for the code.
+		s.showSecondStep(w, r, http.StatusOK, login2Data{Ticket: s.newTicket(a.ID), Next: d.Next})
+		return
+	}
+	s.startSession(w, r, a, d.Next)
+}
+
+// allowSignIn takes one sign-in attempt of the client and of (account,
+// client); when either is over its limit it sets Retry-After, calls
+// refuse with the seconds to wait and returns false.
+func (s *Server) allowSignIn(w http.ResponseWriter, r *http.Request, account string, refuse func(secs int64)) bool {
+	client := s.clientKey(r)
+	waitIP, okIP := s.loginIP.allow(client)
+	waitAcct, okAcct := s.loginAccount.allow(account + "\x00" + client)
+	if okIP && okAcct {
+		return true
+	}
+	secs := max(int64((max(waitIP, waitAcct)+time.Second-1)/time.Second), 1)
+	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	refuse(secs)
+	return false
+}
+
+// startSession signs a in: a new session, its cookie, and on to next.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, a *faka.Admin, next string) {
 	token := newToken()
 	sess := &faka.AdminSession{TokenHash: hashToken(token), AdminID: a.ID,
 		ExpiresAt: time.Now().Add(sessionTTL), IP: s.clientIP(r).String()}
@@ -188,22 +233,37 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	s.setCookie(w, sessionCookie, token, sessionTTL, http.SameSiteStrictMode)
 	s.log.Info("web: console sign-in", "admin_id", a.ID, "ip", sess.IP)
 	s.maybePurge(r.Context())
-	http.Redirect(w, r, d.Next, http.StatusSeeOther)
+	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
-// checkPassword returns the account when pw is its password, and an
-// EUnauthorized error otherwise.
+// hashWait is how long a sign-in waits for a hashing slot before it is
+// told to come back in busyRetrySeconds.
+const (
+	hashWait         = 10 * time.Second
+	busyRetrySeconds = 5
+)
+
+// checkPassword returns the account when pw is its password, an
+// EUnauthorized error when it is not, and password.ErrBusy when too many
+// hashes are running to check it now.
 func (s *Server) checkPassword(ctx context.Context, email, pw string) (*faka.Admin, error) {
+	ctx, cancel := context.WithTimeout(ctx, hashWait)
+	defer cancel()
 	wrong := faka.Errorf(faka.EUnauthorized, "wrong email or password")
 	a, err := s.accounts.AdminByEmail(ctx, email)
 	switch {
 	case faka.ErrorCode(err) == faka.ENotFound:
-		password.Verify(pw, s.dummyHash) // the same work as for a real account
+		// The same work as for a real account.
+		if err := s.hasher.Verify(ctx, pw, s.dummyHash); errors.Is(err, password.ErrBusy) {
+			return nil, err
+		}
 		return nil, wrong
 	case err != nil:
 		return nil, err
 	}
-	switch err := password.Verify(pw, a.PasswordHash); {
+	switch err := s.hasher.Verify(ctx, pw, a.PasswordHash); {
+	case errors.Is(err, password.ErrBusy):
+		return nil, err
 	case errors.Is(err, password.ErrMismatch):
 		return nil, wrong
 	case err != nil:

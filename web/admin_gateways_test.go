@@ -260,7 +260,9 @@ func TestGatewayConsoleInvalid(t *testing.T) {
 		form url.Values
 		want string
 	}{
-		{epaySettings(epayPID, epayKey, "ftp://pay.example.com/", true), "url must be an absolute http(s) URL"},
+		{epaySettings(epayPID, epayKey, "ftp://pay.example.com/", true), "is not an absolute http(s) URL"},
+		// M2: the merchant key would travel in clear to a plain http site.
+		{epaySettings(epayPID, epayKey, "http://pay.example.com/", true), "must be https: only a loopback host may be plain http"},
 		{epaySettings(epayPID, "", "https://pay.example.com/", true), "key is required"},
 		{epaySettings(epayPID, "••••0001", "https://pay.example.com/", true), "key is required"},
 	} {
@@ -284,9 +286,10 @@ func TestGatewayConsoleInvalid(t *testing.T) {
 	_, before := g.listing()
 	stored := g.storedEPay()
 	const newKey = "epay-merchant-key-0002"
-	body := page(t, g.br.post("/admin/gateways/epay", epaySettings(epayPID, newKey, "https://pay.example.com/?q=1", false)),
+	// M2: a switch to a plain http EPay site is refused.
+	body := page(t, g.br.post("/admin/gateways/epay", epaySettings(epayPID, newKey, "http://pay.example.com/", false)),
 		http.StatusUnprocessableEntity)
-	if !strings.Contains(body, "url must be an absolute http(s) URL") {
+	if !strings.Contains(body, "must be https") {
 		t.Fatalf("refused save:\n%s", body)
 	}
 	noSecrets(t, body, epayKey, newKey)

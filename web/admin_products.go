@@ -201,11 +201,9 @@ func (s *Server) adminProductCreate(w http.ResponseWriter, r *http.Request, p *p
 	f := &productForm{}
 	prod, ps, stock, msg := readProductForm(p.L, r, f, true)
 	if msg == "" {
-		err := s.engine.CreateProduct(r.Context(), prod, stock)
-		if err == nil {
-			ps.ProductID = prod.ID
-			err = s.shop.ProductShopSet(r.Context(), ps)
-		}
+		// One transaction: a refused presentation (a category deleted
+		// meanwhile) creates no product, so a retry makes no duplicate.
+		err := s.engine.CreateProduct(r.Context(), prod, stock, &ps)
 		if err != nil && faka.ErrorCode(err) != faka.EInvalid {
 			s.pageError(w, r, err)
 			return

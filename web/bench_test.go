@@ -66,7 +66,7 @@ func benchServer(b *testing.B) (*web.Server, *engine.Engine) {
 func BenchmarkCreateOrderSoldOut(b *testing.B) {
 	srv, e := benchServer(b)
 	p := &faka.Product{Name: "bench", Price: 100, Currency: "CNY", ReservationTTL: time.Hour, Active: true}
-	if err := e.CreateProduct(context.Background(), p, 0); err != nil {
+	if err := e.CreateProduct(context.Background(), p, 0, nil); err != nil {
 		b.Fatal(err)
 	}
 	body := fmt.Sprintf(`{"product_id":%d,"quantity":1,"email":"buyer@example.com","gateway":"sandbox"}`, p.ID)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -63,8 +64,18 @@ var errNoBuyerOrder = faka.Errorf(faka.ENotFound, "no such order")
 // buyerOrder returns the order named in the path for a buyer who proves
 // it: the order token in ?token=, or this browser's remembered orders.
 // It returns the token ("" when the cookie proved it).
+//
+// A view by token writes a lookup row only for a browser whose cookie
+// already remembers some order (it got one at checkout or lookup, which
+// are rate-limited) and not this one yet: a row per (browser, order),
+// never one per view, and a script that sends no cookie or a made-up one
+// writes nothing.
 func (s *Server) buyerOrder(w http.ResponseWriter, r *http.Request) (*faka.Order, string, error) {
 	orderNo := r.PathValue("order_no")
+	orders, err := s.remembered(r.Context(), r)
+	if err != nil {
+		return nil, "", err
+	}
 	if token := r.URL.Query().Get("token"); token != "" {
 		o, err := s.engine.OrderForBuyer(r.Context(), orderNo, token)
 		if faka.ErrorCode(err) == faka.ENotFound {
@@ -73,12 +84,10 @@ func (s *Server) buyerOrder(w http.ResponseWriter, r *http.Request) (*faka.Order
 		if err != nil {
 			return nil, "", err
 		}
-		s.remember(w, r, o.ID)
+		if len(orders) > 0 && !slices.ContainsFunc(orders, func(x *faka.Order) bool { return x.ID == o.ID }) {
+			s.remember(w, r, o.ID)
+		}
 		return o, token, nil
-	}
-	orders, err := s.remembered(r.Context(), r)
-	if err != nil {
-		return nil, "", err
 	}
 	for _, o := range orders {
 		if o.OrderNo == orderNo {
@@ -306,14 +315,17 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/orders/"+url.PathEscape(o.OrderNo), http.StatusSeeOther)
 }
 
-// proves reports whether proof is the order's email address (any case) or
-// its query password, comparing in constant time.
+// proves reports whether proof opens the order: its query password when
+// the buyer set one (then the email address alone, which others may
+// know, does not), else its email address (any case), comparing in
+// constant time.
 func (s *Server) proves(o *faka.Order, proof string) bool {
+	if len(o.QueryPasswordHash) > 0 {
+		return s.engine.CheckQueryPassword(o, proof)
+	}
 	a := sha256.Sum256([]byte(strings.ToLower(proof)))
 	b := sha256.Sum256([]byte(strings.ToLower(o.Email)))
-	byEmail := subtle.ConstantTimeCompare(a[:], b[:]) == 1
-	byPassword := s.engine.CheckQueryPassword(o, proof)
-	return byEmail || byPassword
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }
 
 // forget serves POST /lookup/forget: this browser forgets its orders.

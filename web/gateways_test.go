@@ -153,6 +153,9 @@ func TestGatewaySettingsAPI(t *testing.T) {
 		{"epay", `{"pid":"1","key":"k","url":"https://pay.example.com/"}`},
 		{"epay", `{"pid":"1","key":"k","url":"https://pay.example.com/","enabled":"yes"}`},
 		{"epay", `{"pid":"1","key":"k","url":"ftp://pay.example.com/","enabled":true}`},
+		// M2: plain http to a provider that is not on this host.
+		{"epay", `{"pid":"1","key":"k","url":"http://pay.example.com/","enabled":true}`},
+		{"epusdt", `{"url":"http://usdt.example.com","token":"t","enabled":true}`},
 		{"epay", `{"pid":["1"],"key":"k","url":"https://pay.example.com/","enabled":true}`},
 		{"epusdt", `{"url":"https://usdt.example.com","enabled":true,"pid":"1"}`},
 	} {

@@ -107,6 +107,7 @@ type page struct {
 	Admin    *adminView // set on console pages
 	Refresh  int        // seconds; 0: no <meta refresh>
 	Flash    string     // a notice at the top of the page
+	TestMode bool       // the sandbox is on: every page says so
 	Data     any
 }
 
@@ -137,7 +138,7 @@ func (s *Server) lang(w http.ResponseWriter, r *http.Request) string {
 // links to; "" means r's own address.
 func (s *Server) newPage(w http.ResponseWriter, r *http.Request, self string) *page {
 	lang := s.lang(w, r)
-	p := &page{L: s.cat.Printer(lang), Lang: lang, ShopName: s.cfg.ShopName}
+	p := &page{L: s.cat.Printer(lang), Lang: lang, ShopName: s.cfg.ShopName, TestMode: s.gateways.TestMode()}
 	u := *r.URL
 	if self != "" {
 		pu, err := url.Parse(self)

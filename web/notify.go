@@ -157,3 +157,6 @@ func (h host) Confirm(ctx context.Context, n faka.Notification) (*faka.ConfirmRe
 
 // OrderURL is where the buyer sees the order.
 func (h host) OrderURL(orderNo, token string) string { return h.s.orderURL(orderNo, token) }
+
+// TestMode reports whether the sandbox (a test gateway) is enabled.
+func (h host) TestMode() bool { return h.s.gateways.TestMode() }

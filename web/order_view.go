@@ -33,19 +33,19 @@ var errNoOrder = &faka.Error{Code: faka.ENotFound, Message: "No such order, or t
 // getOrder serves GET /api/v1/orders/{order_no}.
 func (s *Server) getOrder(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	o, token, _, err := s.orderFor(r)
+	o, token, admin, err := s.orderFor(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeOrder(w, r, http.StatusOK, o, token)
+	s.writeOrder(w, r, http.StatusOK, o, token, admin)
 }
 
 // cancelOrder serves POST /api/v1/orders/{order_no}/cancel for the buyer
 // or the admin: a pending order gives its stock back.
 func (s *Server) cancelOrder(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	o, token, _, err := s.orderFor(r)
+	o, token, admin, err := s.orderFor(r)
 	if err == nil {
 		o, err = s.engine.CancelOrder(r.Context(), o.OrderNo)
 	}
@@ -53,7 +53,7 @@ func (s *Server) cancelOrder(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeOrder(w, r, http.StatusOK, o, token)
+	s.writeOrder(w, r, http.StatusOK, o, token, admin)
 }
 
 // refundOrder serves POST /api/v1/orders/{order_no}/refund (admin). The
@@ -65,7 +65,7 @@ func (s *Server) refundOrder(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeOrder(w, r, http.StatusOK, o, "")
+	s.writeOrder(w, r, http.StatusOK, o, "", true)
 }
 
 // deliverOrder serves POST /api/v1/orders/{order_no}/deliver {"note": …}
@@ -84,13 +84,14 @@ func (s *Server) deliverOrder(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeOrder(w, r, http.StatusOK, o, "")
+	s.writeOrder(w, r, http.StatusOK, o, "", true)
 }
 
 // writeOrder writes o with its keys once delivered (for a manual order,
 // the merchant's note). The buyer of a pending order also gets the pay
-// URL back.
-func (s *Server) writeOrder(w http.ResponseWriter, r *http.Request, status int, o *faka.Order, token string) {
+// URL back. Keys shown to the admin are logged in the key audit first,
+// as the console logs a reveal.
+func (s *Server) writeOrder(w http.ResponseWriter, r *http.Request, status int, o *faka.Order, token string, admin bool) {
 	out := orderJSON{
 		OrderNo:     o.OrderNo,
 		Status:      o.Status,
@@ -111,6 +112,12 @@ func (s *Server) writeOrder(w http.ResponseWriter, r *http.Request, status int, 
 		if err != nil {
 			s.writeError(w, r, err)
 			return
+		}
+		if admin && len(keys) > 0 && o.Delivery != faka.DeliveryManual {
+			if err := s.auditAPIReveal(r, o, len(keys)); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
 		}
 		if keys != nil {
 			out.Keys = keys
@@ -135,4 +142,15 @@ func (s *Server) payURL(ctx context.Context, o *faka.Order, token string) string
 		return ""
 	}
 	return u
+}
+
+// auditAPIReveal logs that the admin API showed an order's n keys: the
+// console's reveal entry, without an account (the API's token has none).
+func (s *Server) auditAPIReveal(r *http.Request, o *faka.Order, n int) error {
+	ip := s.clientIP(r).String()
+	s.log.Info("web: keys revealed through the admin API", "order_no", o.OrderNo, "product_id", o.ProductID, "keys", n, "ip", ip)
+	if s.shop == nil {
+		return nil // API only: no audit log to write to, the log line stands
+	}
+	return s.shop.KeyAuditAdd(r.Context(), &faka.KeyAudit{ProductID: o.ProductID, Action: faka.AuditReveal, Count: n, IP: ip})
 }

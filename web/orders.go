@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"net/http"
@@ -12,12 +11,6 @@ import (
 	"github.com/faka-dev/faka"
 	"github.com/faka-dev/faka/engine"
 	"github.com/faka-dev/faka/payment"
-)
-
-// Order request limits.
-const (
-	maxIdempotencyKey = 255
-	maxQueryPassword  = 128
 )
 
 // orderRequest is the body of POST /api/v1/orders.
@@ -71,20 +64,27 @@ func (s *Server) createOrder(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req, gw, err := s.readOrder(w, r)
+	var res *engine.Reservation
+	var payURL string
 	if err == nil {
-		if wait, ok := s.mailLim.allow(strings.ToLower(req.Email)); !ok {
-			s.rateLimited(w, r, wait, "too many orders for this email address")
+		res, payURL, err = s.checkout(r.Context(), req, gw)
+	}
+	if wait, ok := asEmailLimited(err); ok {
+		s.rateLimited(w, r, wait, "too many orders for this email address")
+		return
+	}
+	if gerr, ok := asPayURL(err); ok {
+		if faka.ErrorCode(gerr) == faka.EInvalid {
+			// The gateway cannot take this order at all (a currency it
+			// does not accept): the buyer should choose another.
+			s.writeError(w, r, faka.Errorf(faka.EInvalid, "gateway: %s", faka.ErrorMessage(gerr)))
 			return
 		}
+		s.writeError(w, r, faka.Errorf(faka.EUnavailable, "the %s gateway cannot take payments now: %w", gw.Name(), gerr))
+		return
 	}
-	var res *engine.Reservation
-	if err == nil {
-		start := time.Now()
-		res, err = s.engine.Reserve(r.Context(), req)
-		s.metrics.reserveSeconds.Observe(time.Since(start).Seconds())
-		if faka.ErrorCode(err) == faka.ENotFound {
-			err = faka.Errorf(faka.EInvalid, "product_id: product %d is not on sale", req.ProductID)
-		}
+	if faka.ErrorCode(err) == faka.ENotFound {
+		err = faka.Errorf(faka.EInvalid, "product_id: product %d is not on sale", req.ProductID)
 	}
 	if err != nil {
 		s.metrics.order(orderOutcome(err))
@@ -92,22 +92,8 @@ func (s *Server) createOrder(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	o := res.Order
-	payURL, err := s.payURLOrCancel(r.Context(), gw, res)
-	if err != nil {
-		if faka.ErrorCode(err) == faka.EInvalid {
-			// The gateway cannot take this order at all (a currency it
-			// does not accept): the buyer should choose another.
-			s.writeError(w, r, faka.Errorf(faka.EInvalid, "gateway: %s", faka.ErrorMessage(err)))
-			return
-		}
-		s.writeError(w, r, faka.Errorf(faka.EUnavailable, "the %s gateway cannot take payments now: %w", gw.Name(), err))
-		return
-	}
 	if res.Replayed {
-		s.metrics.order("replayed")
 		w.Header().Set("Idempotent-Replayed", "true")
-	} else {
-		s.metrics.order("created")
 	}
 	w.Header().Set("Location", "/api/v1/orders/"+o.OrderNo)
 	writeJSON(w, http.StatusCreated, createdJSON{
@@ -126,10 +112,7 @@ func (s *Server) createOrder(w http.ResponseWriter, r *http.Request) {
 // readOrder reads and checks the order body and the Idempotency-Key, and
 // picks the gateway.
 func (s *Server) readOrder(w http.ResponseWriter, r *http.Request) (engine.ReserveRequest, payment.Gateway, error) {
-	idemKey := r.Header.Get("Idempotency-Key")
-	if !printableASCII(idemKey, maxIdempotencyKey) {
-		return engine.ReserveRequest{}, nil, faka.Errorf(faka.EInvalid, "Idempotency-Key must be at most %d printable ASCII characters", maxIdempotencyKey)
-	}
+	idemKey := r.Header.Get("Idempotency-Key") // checked by the engine
 	var body orderRequest
 	if err := decodeJSON(w, r, &body); err != nil {
 		return engine.ReserveRequest{}, nil, err
@@ -149,8 +132,6 @@ func (s *Server) readOrder(w http.ResponseWriter, r *http.Request) (engine.Reser
 		return engine.ReserveRequest{}, nil, faka.Errorf(faka.EInvalid, "quantity must be between 1 and %d", faka.MaxQuantityLimit)
 	case emailErr != nil:
 		return engine.ReserveRequest{}, nil, faka.Errorf(faka.EInvalid, "email must be a plain address such as buyer@example.com")
-	case len(body.QueryPassword) > maxQueryPassword:
-		return engine.ReserveRequest{}, nil, faka.Errorf(faka.EInvalid, "query_password is longer than %d bytes", maxQueryPassword)
 	case !ok && body.Gateway == "":
 		return engine.ReserveRequest{}, nil, faka.Errorf(faka.EInvalid, "no payment gateway is enabled")
 	case !ok:
@@ -189,20 +170,6 @@ func requestHash(req engine.ReserveRequest) []byte {
 	return h.Sum(nil)
 }
 
-// printableASCII reports whether s has at most max characters, each
-// printable ASCII (space to tilde).
-func printableASCII(s string, max int) bool {
-	if len(s) > max {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
-}
-
 // orderOutcome names the faka_orders_total outcome of a failed order.
 func orderOutcome(err error) string {
 	switch faka.ErrorCode(err) {
@@ -221,22 +188,4 @@ func (s *Server) rateLimited(w http.ResponseWriter, r *http.Request, wait time.D
 	secs := int64((wait + time.Second - 1) / time.Second)
 	w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
 	s.writeError(w, r, faka.Errorf(faka.ERateLimited, "%s; retry in %d s", msg, max(secs, 1)))
-}
-
-// payURLOrCancel asks the gateway where the buyer of a new reservation
-// pays. When it cannot say, the buyer cannot pay: a fresh order is
-// cancelled so that its stock goes back on sale rather than wait for
-// expiry.
-func (s *Server) payURLOrCancel(ctx context.Context, gw payment.Gateway, res *engine.Reservation) (string, error) {
-	u, err := gw.PayURL(ctx, res.Order, res.Token)
-	if err == nil {
-		return u, nil
-	}
-	s.metrics.order("error")
-	if !res.Replayed {
-		if _, cerr := s.engine.CancelOrder(ctx, res.Order.OrderNo); cerr != nil {
-			s.log.Error("web: cancel order after pay URL failure", "order_no", res.Order.OrderNo, "err", cerr)
-		}
-	}
-	return "", err
 }

@@ -172,7 +172,7 @@ func (s *Server) createProduct(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if err := s.engine.CreateProduct(r.Context(), p, stock); err != nil {
+	if err := s.engine.CreateProduct(r.Context(), p, stock, nil); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"hash/maphash"
 	"log/slog"
 	"sync"
 	"time"
@@ -11,14 +12,23 @@ import (
 
 // Limiter sizing. An idle entry is dropped once its bucket would be full
 // again, which makes eviction lossless: a fresh limiter is the same.
+// While the map is full, a full sweep runs at most every fullSweepEvery,
+// so a flood of newcomers does not scan the map on every request.
 const (
 	maxLimiterEntries = 100_000
+	overflowBuckets   = 4096
 	sweepEvery        = time.Minute
+	fullSweepEvery    = time.Second
 )
 
 // limiter is a per-key token bucket: perMinute events a minute, in bursts
 // of up to perMinute. Its map holds only keys seen within the last refill
-// period and at most maxLimiterEntries of them. A nil *limiter allows
+// period and at most maxLimiterEntries of them; its memory is that map and
+// overflowBuckets more buckets, whatever the traffic. A key that finds the
+// map full is counted in the overflow bucket its keyed hash picks, shared
+// with the other newcomers that hash there: under a flood of distinct
+// clients the limit gets stricter for newcomers, and nobody is refused for
+// the mere reason that others came first. A nil *limiter allows
 // everything.
 type limiter struct {
 	mu        sync.Mutex
@@ -26,6 +36,8 @@ type limiter struct {
 	burst     int
 	idle      time.Duration // time to refill an empty bucket
 	entries   map[string]*limiterEntry
+	overflow  []*rate.Limiter // made when first needed
+	seed      maphash.Seed    // per limiter: nobody can aim keys at one bucket
 	lastSweep time.Time
 	now       func() time.Time
 
@@ -78,6 +90,7 @@ func newLimiter(perMinute int) *limiter {
 		burst:     perMinute,
 		idle:      time.Minute,
 		entries:   make(map[string]*limiterEntry),
+		seed:      maphash.MakeSeed(),
 		now:       time.Now,
 	}
 }
@@ -100,26 +113,61 @@ func (l *limiter) allow(key string) (time.Duration, bool) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if now.Sub(l.lastSweep) >= sweepEvery || len(l.entries) >= maxLimiterEntries {
+	full := len(l.entries) >= maxLimiterEntries
+	if since := now.Sub(l.lastSweep); since >= sweepEvery || full && since >= fullSweepEvery {
 		l.sweep(now)
 	}
-	e := l.entries[key]
-	if e == nil {
-		if len(l.entries) >= maxLimiterEntries {
-			// Too many clients at once: refuse newcomers rather than let
-			// the map grow without bound or the limit lapse.
-			return l.idle, false
-		}
-		e = &limiterEntry{lim: rate.NewLimiter(l.limit, l.burst)}
-		l.entries[key] = e
+	var lim *rate.Limiter
+	if e := l.entries[key]; e != nil {
+		e.last = now
+		lim = e.lim
+	} else if len(l.entries) < maxLimiterEntries {
+		lim = rate.NewLimiter(l.limit, l.burst)
+		l.entries[key] = &limiterEntry{lim: lim, last: now}
+	} else {
+		lim = l.overflowFor(key)
 	}
-	e.last = now
-	r := e.lim.ReserveN(now, 1)
+	r := lim.ReserveN(now, 1)
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)
 		return d, false
 	}
 	return 0, true
+}
+
+// blocked reports whether key's next event would be refused, without
+// taking one, and how long until it would not be. It looks at the
+// in-process buckets only.
+func (l *limiter) blocked(key string) (time.Duration, bool) {
+	if l == nil {
+		return 0, false
+	}
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var lim *rate.Limiter
+	if e := l.entries[key]; e != nil {
+		lim = e.lim
+	} else if len(l.entries) >= maxLimiterEntries {
+		lim = l.overflowFor(key)
+	} else {
+		return 0, false
+	}
+	if t := lim.TokensAt(now); t < 1 {
+		return time.Duration((1 - t) / float64(l.limit) * float64(time.Second)), true
+	}
+	return 0, false
+}
+
+// overflowFor returns the shared bucket of a key that finds the map full.
+func (l *limiter) overflowFor(key string) *rate.Limiter {
+	if l.overflow == nil {
+		l.overflow = make([]*rate.Limiter, overflowBuckets)
+		for i := range l.overflow {
+			l.overflow[i] = rate.NewLimiter(l.limit, l.burst)
+		}
+	}
+	return l.overflow[maphash.String(l.seed, key)%overflowBuckets]
 }
 
 // sweep drops the entries idle long enough to have refilled.

@@ -32,7 +32,7 @@ import (
 // Engine is what the server needs of the order engine; *engine.Engine
 // implements it.
 type Engine interface {
-	CreateProduct(ctx context.Context, p *faka.Product, stock int64) error
+	CreateProduct(ctx context.Context, p *faka.Product, stock int64, shop *faka.ProductShop) error
 	UpdateProduct(ctx context.Context, p *faka.Product) error
 	Product(ctx context.Context, id int64) (*faka.Product, error)
 	Products(ctx context.Context, activeOnly bool) ([]engine.ProductView, error)
@@ -80,6 +80,9 @@ type Config struct {
 	// Registry receives the server's metrics and is served at /metrics;
 	// nil makes a fresh one with the Go and process collectors.
 	Registry *prometheus.Registry
+	// MetricsToken, when set, is a bearer token that opens /metrics to
+	// clients other than loopback ones; empty keeps it loopback-only.
+	MetricsToken string
 	// Ready reports whether the server can take traffic (/readyz); nil
 	// means always.
 	Ready func(ctx context.Context) error
@@ -103,23 +106,39 @@ type Config struct {
 	// PasswordParams are the argon2id costs of new console passwords;
 	// zero means password.DefaultParams().
 	PasswordParams password.Params
+	// Sealer (the keyring) seals the console's TOTP secrets and sign-in
+	// tickets; nil leaves two-factor sign-in unavailable.
+	Sealer payment.Sealer
+	// Hasher runs every password hash of the server with a bound on how
+	// many run at once (each costs PasswordParams.Memory); nil makes one
+	// with DefaultHashSlots and DefaultHashQueue.
+	Hasher *password.Hasher
 }
+
+// The default bound on concurrent password hashes: with the default 46 MiB
+// each, two running and the rest waiting keep a burst of sign-ins to about
+// 100 MiB of hashing memory.
+const (
+	DefaultHashSlots = 2
+	DefaultHashQueue = 32
+)
 
 // Server is the HTTP handler of faka. Create it with New.
 type Server struct {
-	cfg      Config
-	engine   Engine
-	gateways *payment.Registry
-	log      *slog.Logger
-	mux      *http.ServeMux
-	metrics  *metrics
-	ipLimit  *limiter // nil when unlimited
-	mailLim  *limiter // nil when unlimited
-	adminSum [32]byte // SHA-256 of the admin token, compared in constant time
-	pagesMu  sync.Mutex
-	pages    map[string]gatewayPages // by gateway name: the pages of the gateway now registered
-	cop      *http.CrossOriginProtection
-	root     http.Handler // mux behind the cross-origin check
+	cfg       Config
+	engine    Engine
+	gateways  *payment.Registry
+	log       *slog.Logger
+	mux       *http.ServeMux
+	metrics   *metrics
+	ipLimit   *limiter // nil when unlimited
+	mailLim   *limiter // nil when unlimited
+	adminSum  [32]byte // SHA-256 of the admin token, compared in constant time
+	badTokens *limiter // wrong bearer tokens per client
+	pagesMu   sync.Mutex
+	pages     map[string]gatewayPages // by gateway name: the pages of the gateway now registered
+	cop       *http.CrossOriginProtection
+	root      http.Handler // mux behind the cross-origin check
 
 	// The storefront and the console; views is nil when they are off.
 	shop     faka.ShopStore
@@ -129,10 +148,10 @@ type Server struct {
 	md       *markdown
 	secure   bool // the public URL is https: Secure, __Host- cookies
 	loc      *time.Location
-	pwParams password.Params
+	hasher   *password.Hasher
 
 	lookupIP, lookupOrder *limiter     // order lookups per client and per order number
-	loginIP, loginAccount *limiter     // console sign-in attempts per client and per account
+	loginIP, loginAccount *limiter     // console sign-in attempts per client and per (account, client)
 	dummyHash             string       // verified for unknown accounts, so that they take as long
 	nextPurge             atomic.Int64 // Unix seconds after which expired sessions and lookup tokens are deleted
 }
@@ -160,8 +179,12 @@ func New(cfg Config) (*Server, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if cfg.AdminToken != "" {
+		if err := CheckAdminToken(cfg.AdminToken); err != nil {
+			return nil, fmt.Errorf("web: %w", err)
+		}
 		s.adminSum = tokenSum(cfg.AdminToken)
 	}
+	s.badTokens = newLimiter(badTokensPerClient)
 	if cfg.OrderRate > 0 {
 		s.ipLimit = newLimiter(cfg.OrderRate)
 		s.mailLim = newLimiter(max(1, cfg.OrderRate/2))
@@ -217,9 +240,9 @@ func (s *Server) initPages() error {
 	if s.loc == nil {
 		s.loc = time.Local
 	}
-	s.pwParams = s.cfg.PasswordParams
-	if s.pwParams == (password.Params{}) {
-		s.pwParams = password.DefaultParams()
+	params := s.cfg.PasswordParams
+	if params == (password.Params{}) {
+		params = password.DefaultParams()
 	}
 	s.lookupIP, s.lookupOrder = newLimiter(lookupsPerIP), newLimiter(lookupsPerOrder)
 	s.loginIP, s.loginAccount = newLimiter(loginsPerIP), newLimiter(loginsPerAccount)
@@ -228,9 +251,15 @@ func (s *Server) initPages() error {
 		s.lookupIP.share(sl, "lookup:ip", s.log)
 		s.lookupOrder.share(sl, "lookup:order", s.log)
 		s.loginIP.share(sl, "login:ip", s.log)
-		s.loginAccount.share(sl, "login:account", s.log)
+		s.loginAccount.share(sl, "login:account-client", s.log)
 	}
-	if s.dummyHash, err = password.Hash(newToken(), s.pwParams); err != nil {
+	s.hasher = s.cfg.Hasher
+	if s.hasher == nil {
+		if s.hasher, err = password.NewHasher(params, DefaultHashSlots, DefaultHashQueue); err != nil {
+			return fmt.Errorf("web: %w", err)
+		}
+	}
+	if s.dummyHash, err = password.Hash(newToken(), s.hasher.Params()); err != nil {
 		return fmt.Errorf("web: %w", err)
 	}
 	s.views, err = loadViews(s.templateFuncs())
@@ -253,7 +282,7 @@ func (s *Server) routes(metricsHandler http.Handler) {
 	m := s.mux
 	m.HandleFunc("GET /healthz", s.healthz)
 	m.HandleFunc("GET /readyz", s.readyz)
-	m.Handle("GET /metrics", metricsHandler)
+	m.Handle("GET /metrics", s.metricsGuard(metricsHandler))
 
 	m.HandleFunc("GET /api/v1/products", s.listProducts)
 	m.HandleFunc("POST /api/v1/products", s.admin(s.createProduct))
@@ -294,6 +323,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+	if s.secure {
+		// The shop is https: browsers never try it over plain http again.
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -311,6 +344,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		// No route: the mux answers 404, 405 or a redirect to a clean path.
 		w = &routeErrorWriter{ResponseWriter: w}
+	}
+	if !s.guardBearer(w, r) {
+		return
 	}
 	s.root.ServeHTTP(w, r)
 }

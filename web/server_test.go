@@ -32,7 +32,7 @@ func TestOps(t *testing.T) {
 
 	p := ok.cardProduct(3, "")
 	ok.order(p.ID, 1)
-	m := ok.do("GET", "/metrics", "")
+	m := ok.send(req{method: "GET", path: "/metrics", remote: "127.0.0.1:9100"})
 	body := m.Body.String()
 	for _, want := range []string{
 		`faka_orders_total{outcome="created"} 1`,

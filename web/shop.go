@@ -23,7 +23,7 @@ const (
 	lookupsPerIP     = 20 // order lookups per minute per client
 	lookupsPerOrder  = 5  // order lookups per minute per order number
 	loginsPerIP      = 10 // console sign-in attempts per minute per client
-	loginsPerAccount = 5  // console sign-in attempts per minute per account
+	loginsPerAccount = 5  // console sign-in attempts per minute per (account, client)
 )
 
 func (s *Server) shopRoutes(m *http.ServeMux) {
@@ -310,8 +310,8 @@ func (s *Server) buy(w http.ResponseWriter, r *http.Request) {
 	case emailErr != nil:
 		fail(p.L.T("buy.err.email"))
 		return
-	case len(f.Get("query_password")) > maxQueryPassword:
-		fail(p.L.T("buy.err.password", maxQueryPassword))
+	case faka.CheckQueryPassword(f.Get("query_password")) != nil:
+		fail(p.L.T("buy.err.password", faka.MaxQueryPasswordLength))
 		return
 	case !gwOK:
 		fail(p.L.T("buy.err.gateway"))
@@ -319,11 +319,6 @@ func (s *Server) buy(w http.ResponseWriter, r *http.Request) {
 	case d.Stock.SoldOut:
 		s.metrics.order("sold_out")
 		s.soldOut(w, r, p, d)
-		return
-	}
-	if wait, ok := s.mailLim.allow(strings.ToLower(email)); !ok {
-		s.metrics.order("rate_limited")
-		s.pageRateLimited(w, r, wait)
 		return
 	}
 	req := engine.ReserveRequest{
@@ -338,9 +333,17 @@ func (s *Server) buy(w http.ResponseWriter, r *http.Request) {
 	// wants.
 	req.RequestHash = requestHash(req)
 	req.IdempotencyKey = "web:" + d.Nonce + ":" + hex.EncodeToString(req.RequestHash[:12])
-	start := time.Now()
-	res, err := s.engine.Reserve(r.Context(), req)
-	s.metrics.reserveSeconds.Observe(time.Since(start).Seconds())
+	res, payURL, err := s.checkout(r.Context(), req, gw)
+	if wait, ok := asEmailLimited(err); ok {
+		s.metrics.order("rate_limited")
+		s.pageRateLimited(w, r, wait)
+		return
+	}
+	if gerr, ok := asPayURL(err); ok {
+		s.log.Warn("web: pay URL", "gateway", gw.Name(), "err", gerr)
+		s.message(w, r, http.StatusServiceUnavailable, p.L.T("error.title"), p.L.T("buy.err.gatewaydown"))
+		return
+	}
 	switch code := faka.ErrorCode(err); {
 	case err == nil:
 	case code == faka.ESoldOut:
@@ -362,17 +365,6 @@ func (s *Server) buy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	o := res.Order
-	payURL, err := s.payURLOrCancel(r.Context(), gw, res)
-	if err != nil {
-		s.log.Warn("web: pay URL", "gateway", gw.Name(), "order_no", o.OrderNo, "err", err)
-		s.message(w, r, http.StatusServiceUnavailable, p.L.T("error.title"), p.L.T("buy.err.gatewaydown"))
-		return
-	}
-	if res.Replayed {
-		s.metrics.order("replayed")
-	} else {
-		s.metrics.order("created")
-	}
 	s.remember(w, r, o.ID)
 	http.Redirect(w, r, payURL, http.StatusSeeOther)
 }

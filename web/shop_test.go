@@ -561,10 +561,16 @@ func TestLookup(t *testing.T) {
 		t.Fatalf("lookup answers differ: %q", answers)
 	}
 
-	// The email in any case opens the order and remembers it.
-	w := other.post("/lookup", url.Values{"order_no": {orderNo}, "proof": {"buyer@EXAMPLE.com"}})
+	// L9: the buyer set a query password, so the email alone, which
+	// others may know, does not open the order; the same answer as above.
+	w := other.post("/lookup", url.Values{"order_no": {orderNo}, "proof": {"buyer@example.com"}})
+	if body := page(t, w, http.StatusNotFound); strings.Contains(body, "KEY-") || other.cookies["faka_orders"] != nil {
+		t.Fatal("the email alone opened an order that has a query password")
+	}
+	// The query password opens the order and remembers it.
+	w = other.post("/lookup", url.Values{"order_no": {orderNo}, "proof": {"pass phrase 1"}})
 	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/orders/"+orderNo {
-		t.Fatalf("lookup by email: %d %v", w.Code, w.Header())
+		t.Fatalf("lookup by query password: %d %v", w.Code, w.Header())
 	}
 	if body := page(t, other.get("/orders/"+orderNo), http.StatusOK); !strings.Contains(body, fmt.Sprintf("KEY-%d-0000", p.ID)) {
 		t.Fatal("the looked-up order shows no key")
@@ -572,11 +578,13 @@ func TestLookup(t *testing.T) {
 	if body := page(t, other.get("/lookup"), http.StatusOK); !strings.Contains(body, `href="/orders/`+orderNo+`"`) {
 		t.Fatal("the lookup page does not list the remembered order")
 	}
-	// So does the query password, in a third browser.
+	// Without a query password, the email in any case opens an order, in
+	// a third browser.
+	plainNo, _ := buyer.checkout(p.ID, 1, "Plain@Example.com")
 	third := b.browser()
 	third.remote = "192.0.2.30:1"
-	if w := third.post("/lookup", url.Values{"order_no": {orderNo}, "proof": {"pass phrase 1"}}); w.Code != http.StatusSeeOther {
-		t.Fatalf("lookup by query password: %d", w.Code)
+	if w := third.post("/lookup", url.Values{"order_no": {plainNo}, "proof": {"plain@EXAMPLE.com"}}); w.Code != http.StatusSeeOther {
+		t.Fatalf("lookup by email of an order without query password: %d", w.Code)
 	}
 	// Forgetting clears the cookie.
 	if w := other.post("/lookup/forget", nil); w.Code != http.StatusSeeOther {

@@ -30,7 +30,7 @@ import (
 var _ web.Engine = (*engine.Engine)(nil)
 
 const (
-	adminToken    = "test-admin-token"
+	adminToken    = "test-admin-token-0123456789abcdef"
 	sandboxSecret = "test-sandbox-secret"
 	publicURL     = "http://shop.test"
 )
@@ -42,13 +42,15 @@ type bundle struct {
 	st  *sqlite.Store
 	srv *web.Server
 	reg *prometheus.Registry
+	db  string // the SQLite file
 }
 
 // setup starts a server; edit adjusts its config.
 func setup(t *testing.T, edit ...func(*web.Config)) *bundle {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "faka.db"), sqlite.Options{Synchronous: "OFF"})
+	dbPath := filepath.Join(t.TempDir(), "faka.db")
+	st, err := sqlite.Open(ctx, dbPath, sqlite.Options{Synchronous: "OFF"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,6 +84,7 @@ func setup(t *testing.T, edit ...func(*web.Config)) *bundle {
 		Registry:   reg,
 		Shop:       st,
 		Accounts:   st,
+		Sealer:     kr,
 		// Cheap argon2id: the tests check logic, not hashing cost.
 		PasswordParams: password.Params{Memory: 64, Time: 1, Threads: 1},
 	}
@@ -92,7 +95,7 @@ func setup(t *testing.T, edit ...func(*web.Config)) *bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &bundle{t: t, e: e, st: st, srv: srv, reg: reg}
+	return &bundle{t: t, e: e, st: st, srv: srv, reg: reg, db: dbPath}
 }
 
 // req is one request to send; headers alternate name, value.

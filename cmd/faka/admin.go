@@ -63,7 +63,7 @@ func cmdAdmin(ctx context.Context, out cli, args []string, getenv func(string) s
 		return nil
 	}
 	a, err := accounts.AdminByEmail(ctx, email)
-	if errors.Is(err, faka.ErrNotFound) {
+	if faka.ErrorCode(err) == faka.ENotFound {
 		return fmt.Errorf("no console account for %s (faka admin create --email %[1]s makes one)", email)
 	}
 	if err != nil {

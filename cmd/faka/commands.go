@@ -30,6 +30,7 @@ func cmdServe(ctx context.Context, out cli, args []string, getenv func(string) s
 		return &failure{code: 2, err: err}
 	}
 	c.Demo = demo
+	setMemoryLimit(getenv, log)
 	m := &Main{Config: *c, Logger: log, Out: out.stdout, PollInterval: interval, Backup: backups}
 	if err := m.Open(ctx); err != nil {
 		m.Close()
@@ -115,7 +116,7 @@ func cmdReconcile(ctx context.Context, out cli, args []string, getenv func(strin
 	if err := requireMasterKey(c); err != nil {
 		return err
 	}
-	st, e, err := openEngine(ctx, c, log, nil)
+	st, e, kr, err := openKeyedEngine(ctx, c, log, nil)
 	if err != nil {
 		return err
 	}
@@ -125,7 +126,7 @@ func cmdReconcile(ctx context.Context, out cli, args []string, getenv func(strin
 		return err
 	}
 	printReport(out.stdout, rep)
-	agree, err := auditGateways(ctx, c, st, e, log, since, out.stdout)
+	agree, err := auditGateways(ctx, c, st, e, kr, log, since, out.stdout)
 	if err != nil {
 		return err
 	}

@@ -9,22 +9,30 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/faka-dev/faka/web"
 )
 
 // Config is the start-up configuration (DESIGN.md §8): flags win over the
 // environment, which wins over the defaults.
 type Config struct {
-	Addr           string
-	DataDir        string
-	DatabaseURL    string
-	RedisURL       string
-	MasterKeyFile  string
-	AdminToken     string
-	SandboxSecret  string
-	PublicURL      string
-	OrderRate      int
-	TrustedProxies []netip.Prefix
-	Demo           bool
+	Addr          string
+	DataDir       string
+	DatabaseURL   string
+	RedisURL      string
+	MasterKeyFile string
+	AdminToken    string
+	SandboxSecret string
+	// MetricsToken (FAKA_METRICS_TOKEN) opens /metrics to non-loopback
+	// clients that present it as a bearer token.
+	MetricsToken string
+	// SandboxAllowHTTPS (FAKA_SANDBOX_ALLOW_HTTPS=1) lets the sandbox run
+	// on a shop whose public URL is https, which otherwise is refused.
+	SandboxAllowHTTPS bool
+	PublicURL         string
+	OrderRate         int
+	TrustedProxies    []netip.Prefix
+	Demo              bool
 }
 
 // DefaultOrderRate is the per-IP order creations per minute when
@@ -63,6 +71,8 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string, server bool) (*Co
 	// Secrets come from the environment only: flags show up in ps.
 	c.AdminToken = getenv("FAKA_ADMIN_TOKEN")
 	c.SandboxSecret = getenv("FAKA_SANDBOX_SECRET")
+	c.MetricsToken = getenv("FAKA_METRICS_TOKEN")
+	c.SandboxAllowHTTPS = getenv("FAKA_SANDBOX_ALLOW_HTTPS") == "1"
 	finish := func() error {
 		n, err := strconv.Atoi(strings.TrimSpace(rate))
 		if err != nil || n < 0 {
@@ -82,6 +92,11 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string, server bool) (*Co
 				p = netip.PrefixFrom(a, a.BitLen())
 			}
 			c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+		}
+		if c.AdminToken != "" {
+			if err := web.CheckAdminToken(c.AdminToken); err != nil {
+				return fmt.Errorf("FAKA_ADMIN_TOKEN: %w", err)
+			}
 		}
 		if c.MasterKeyFile == "" {
 			c.MasterKeyFile = filepath.Join(c.DataDir, "master.key")
@@ -120,4 +135,17 @@ func (c *Config) databaseName() string {
 		return "postgres://" + u.Host + u.Path
 	}
 	return "postgres"
+}
+
+// checkSandbox refuses the sandbox on a shop whose public URL is https,
+// which is what a shop open to real buyers has: there, a sandbox left on
+// delivers keys for a press of "Pay". FAKA_SANDBOX_ALLOW_HTTPS=1 allows
+// it (a staging shop behind https).
+func (c *Config) checkSandbox() error {
+	if c.SandboxSecret == "" || c.SandboxAllowHTTPS || !strings.HasPrefix(strings.ToLower(c.PublicURL), "https://") {
+		return nil
+	}
+	return errors.New("the sandbox gateway (FAKA_SANDBOX_SECRET) is on and FAKA_PUBLIC_URL is https: " +
+		"buyers of a public shop could take keys without paying. Unset FAKA_SANDBOX_SECRET, " +
+		"or set FAKA_SANDBOX_ALLOW_HTTPS=1 if this shop is only for testing")
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -24,7 +23,7 @@ func seedDemo(ctx context.Context, e *engine.Engine, out io.Writer) error {
 	}
 	card := &faka.Product{Name: "Demo game card (100 points)", Price: 990, Currency: "CNY", Active: true,
 		Description: "A sample card product: each buyer gets distinct keys.", MaxQuantity: 5}
-	if err := e.CreateProduct(ctx, card, 0); err != nil {
+	if err := e.CreateProduct(ctx, card, 0, nil); err != nil {
 		return fmt.Errorf("demo product: %w", err)
 	}
 	var keys strings.Builder
@@ -37,7 +36,7 @@ func seedDemo(ctx context.Context, e *engine.Engine, out io.Writer) error {
 	reusable := &faka.Product{Name: "Demo shared licence", Price: 1990, Currency: "CNY", Active: true,
 		Delivery: faka.DeliveryReusable, ReusableKey: "DEMO-SHARED-LICENCE-" + strings.ToUpper(randomHex(4)),
 		Description: "A reusable key: every buyer gets the same one."}
-	if err := e.CreateProduct(ctx, reusable, 1000); err != nil {
+	if err := e.CreateProduct(ctx, reusable, 1000, nil); err != nil {
 		return fmt.Errorf("demo reusable product: %w", err)
 	}
 	fmt.Fprintf(out, "demo: loaded product %d (%d card keys) and product %d (reusable, 1000 units)\n",
@@ -64,7 +63,7 @@ func seedDemoAdmin(ctx context.Context, st store) (account, pw string, err error
 	}
 	if n > 0 {
 		if _, err := accounts.AdminByEmail(ctx, demoAccount); err != nil {
-			if errors.Is(err, faka.ErrNotFound) {
+			if faka.ErrorCode(err) == faka.ENotFound {
 				return "", "", nil
 			}
 			return "", "", err

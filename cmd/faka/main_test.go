@@ -27,7 +27,7 @@ func testServer(t *testing.T, dir string) *Main {
 	env := map[string]string{
 		"FAKA_ADDR":           "127.0.0.1:0",
 		"FAKA_DATA_DIR":       dir,
-		"FAKA_ADMIN_TOKEN":    "test-admin-token",
+		"FAKA_ADMIN_TOKEN":    "test-admin-token-0123456789abcdef",
 		"FAKA_SANDBOX_SECRET": "test-sandbox-secret",
 		"FAKA_ORDER_RATE":     "0",
 	}
@@ -67,7 +67,7 @@ func (c *client) do(method, path string, body []byte, hdr map[string]string) (in
 }
 
 func (c *client) admin() map[string]string {
-	return map[string]string{"Authorization": "Bearer test-admin-token"}
+	return map[string]string{"Authorization": "Bearer test-admin-token-0123456789abcdef"}
 }
 
 type orderReply struct {
@@ -155,7 +155,7 @@ func TestDrop(t *testing.T) {
 		}
 	}
 	status, b = c.do("POST", fmt.Sprintf("/api/v1/products/%d/keys", prod.ID), []byte(upload.String()),
-		map[string]string{"Authorization": "Bearer test-admin-token", "Content-Type": "text/plain"})
+		map[string]string{"Authorization": "Bearer test-admin-token-0123456789abcdef", "Content-Type": "text/plain"})
 	var imp struct{ Imported, Duplicates, Rejected int }
 	if status != 200 || json.Unmarshal(b, &imp) != nil {
 		t.Fatalf("import: %d %s", status, b)

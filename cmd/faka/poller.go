@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/faka-dev/faka/engine"
+	"github.com/faka-dev/faka/keyring"
 	"github.com/faka-dev/faka/payment"
 	"github.com/faka-dev/faka/payment/sandbox"
 	"github.com/faka-dev/faka/poller"
@@ -78,7 +79,7 @@ func (m *Main) startPoller(st store, e *engine.Engine, gws *payment.Registry) er
 // enabled in the database (and the sandbox, when configured) about the
 // orders created within since, prints where they disagree with the shop,
 // and reports whether they all agree.
-func auditGateways(ctx context.Context, c *Config, st store, e *engine.Engine, log *slog.Logger, since time.Duration, out io.Writer) (bool, error) {
+func auditGateways(ctx context.Context, c *Config, st store, e *engine.Engine, kr *keyring.Keyring, log *slog.Logger, since time.Duration, out io.Writer) (bool, error) {
 	ps, ok := st.(poller.Store)
 	if !ok {
 		return false, fmt.Errorf("this store cannot list orders for a gateway audit")
@@ -98,7 +99,7 @@ func auditGateways(ctx context.Context, c *Config, st store, e *engine.Engine, l
 	}
 	// The same gateways `faka serve` enables, from the same settings.
 	m := &Main{Config: *c, Logger: log}
-	if _, err := m.openGatewaySettings(ctx, st, gws); err != nil {
+	if _, err := m.openGatewaySettings(ctx, st, kr, gws); err != nil {
 		return false, err
 	}
 	if m.stopReload != nil {

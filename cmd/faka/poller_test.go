@@ -68,7 +68,7 @@ func (f *fakeEPay) setPaid(orderNo string, paid bool) {
 // product of keys, and returns it with the product's ID.
 func shopWithEPay(t *testing.T, dir string, f *fakeEPay, poll time.Duration) (*Main, *client, int64) {
 	t.Helper()
-	env := map[string]string{"FAKA_ADDR": "127.0.0.1:0", "FAKA_DATA_DIR": dir, "FAKA_ADMIN_TOKEN": "test-admin-token",
+	env := map[string]string{"FAKA_ADDR": "127.0.0.1:0", "FAKA_DATA_DIR": dir, "FAKA_ADMIN_TOKEN": "test-admin-token-0123456789abcdef",
 		"FAKA_SANDBOX_SECRET": "test-sandbox-secret", "FAKA_ORDER_RATE": "0"}
 	c, _, err := parse("serve", nil, func(k string) string { return env[k] }, nil)
 	if err != nil {

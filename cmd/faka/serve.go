@@ -82,20 +82,31 @@ func openStore(ctx context.Context, c *Config) (store, error) {
 // openEngine opens the store, the keyring and an engine over them (not
 // started): what every command that touches the database needs.
 func openEngine(ctx context.Context, c *Config, log *slog.Logger, counter engine.Counter) (store, *engine.Engine, error) {
+	st, e, _, err := openKeyedEngine(ctx, c, log, counter)
+	return st, e, err
+}
+
+// openKeyedEngine is openEngine that also returns the keyring, which it
+// has checked against the database's master key check value.
+func openKeyedEngine(ctx context.Context, c *Config, log *slog.Logger, counter engine.Counter) (store, *engine.Engine, *keyring.Keyring, error) {
 	kr, err := keyring.LoadOrCreate(c.MasterKeyFile)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	st, err := openStore(ctx, c)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
+	}
+	if err := checkMasterKey(ctx, st, kr, c.MasterKeyFile); err != nil {
+		st.Close()
+		return nil, nil, nil, err
 	}
 	e, err := engine.New(engine.Config{Store: st, Keyring: kr, Logger: log, Counter: counter})
 	if err != nil {
 		st.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return st, e, nil
+	return st, e, kr, nil
 }
 
 // Open opens the store, starts the engine and listens. Addr may be
@@ -110,6 +121,9 @@ func (m *Main) Open(ctx context.Context) error {
 			c.SandboxSecret = randomHex(16)
 		}
 	}
+	if err := c.checkSandbox(); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.Addr, err)
@@ -123,7 +137,7 @@ func (m *Main) Open(ctx context.Context) error {
 		ln.Close()
 		return err
 	}
-	st, e, err := openEngine(ctx, c, m.Logger, counter)
+	st, e, kr, err := openKeyedEngine(ctx, c, m.Logger, counter)
 	if err != nil {
 		ln.Close()
 		return err
@@ -144,7 +158,7 @@ func (m *Main) Open(ctx context.Context) error {
 			return err
 		}
 	}
-	gwSettings, err := m.openGatewaySettings(ctx, st, gws)
+	gwSettings, err := m.openGatewaySettings(ctx, st, kr, gws)
 	if err != nil {
 		return err
 	}
@@ -171,6 +185,8 @@ func (m *Main) Open(ctx context.Context) error {
 		TrustedProxies:  c.TrustedProxies,
 		Logger:          m.Logger,
 		Registry:        reg,
+		MetricsToken:    c.MetricsToken,
+		Sealer:          kr,
 		Ready:           st.Ping,
 		ReadyDetail:     m.gateDetail,
 		SharedLimiter:   m.sharedLimiter(),
@@ -208,7 +224,7 @@ func (m *Main) Open(ctx context.Context) error {
 			m.Logger.Error("http server stopped", "err", err)
 		}
 	}()
-	m.logSummary(ctx, gws)
+	m.logSummary(ctx, gws, kr.KeyFingerprint())
 	return nil
 }
 
@@ -220,14 +236,10 @@ const gatewayReload = 30 * time.Second
 // (EPay, epusdt, Alipay, WeChat Pay, Stripe; the sandbox stays configured by the environment) and
 // keeps them in step with it. A stored gateway that cannot be used is
 // logged, not fatal: the shop still serves the others.
-func (m *Main) openGatewaySettings(ctx context.Context, st store, gws *payment.Registry) (*payment.Manager, error) {
+func (m *Main) openGatewaySettings(ctx context.Context, st store, kr *keyring.Keyring, gws *payment.Registry) (*payment.Manager, error) {
 	gst, ok := st.(faka.GatewayStore)
 	if !ok {
 		return nil, nil
-	}
-	kr, err := keyring.LoadOrCreate(m.Config.MasterKeyFile)
-	if err != nil {
-		return nil, err
 	}
 	mgr, err := payment.NewManager(gst, kr, gws, payment.Env{PublicURL: m.Config.PublicURL},
 		epay.Kind(), epusdt.Kind(), alipay.Kind(), wechat.Kind(), stripe.Kind())

@@ -9,7 +9,7 @@ import (
 
 // logSummary logs the configuration in effect once the server listens,
 // and on an empty shop the next step to take.
-func (m *Main) logSummary(ctx context.Context, gws *payment.Registry) {
+func (m *Main) logSummary(ctx context.Context, gws *payment.Registry, masterKey string) {
 	c := &m.Config
 	kind := "sqlite"
 	if c.isPostgres() {
@@ -28,7 +28,7 @@ func (m *Main) logSummary(ctx context.Context, gws *payment.Registry) {
 		backup = m.Backup.Dir + " every " + m.Backup.Every.String()
 	}
 	m.Logger.Info("faka is serving", "url", c.PublicURL, "database", kind, "where", c.databaseName(),
-		"gate", gate, "gateways", gateways, "sandbox", c.SandboxSecret != "", "admin_api", c.AdminToken != "",
+		"master_key", masterKey, "gate", gate, "gateways", gateways, "sandbox", c.SandboxSecret != "", "admin_api", c.AdminToken != "",
 		"email", "off", "backup", backup, "version", readVersion().Version)
 	if step := m.nextStep(ctx); step != "" {
 		m.Logger.Info("next step: " + step)

@@ -166,7 +166,7 @@ func New(cfg Config, publicURL string, httpClient *http.Client) (*Gateway, error
 	default:
 		return nil, faka.Errorf(faka.EInvalid, "mode must be %q (computer website payment) or %q (QR code, face-to-face payment)", ModePage, ModeQR)
 	}
-	pubURL, err := absURL(publicURL)
+	pubURL, err := payment.BaseURL(publicURL)
 	if err != nil {
 		return nil, fmt.Errorf("alipay: public URL: %w", err)
 	}
@@ -178,9 +178,9 @@ func New(cfg Config, publicURL string, httpClient *http.Client) (*Gateway, error
 		httpClient = &http.Client{Timeout: 15 * time.Second}
 	}
 	if s := strings.TrimSpace(cfg.APIURL); s != "" {
-		to, err := absURL(s)
+		to, err := payment.ProviderURL(s)
 		if err != nil {
-			return nil, faka.Errorf(faka.EInvalid, "api_url must be an absolute http(s) URL without query, such as http://127.0.0.1:9000/gateway.do")
+			return nil, faka.Errorf(faka.EInvalid, "api_url: %s, such as http://127.0.0.1:9000/gateway.do", faka.ErrorMessage(err))
 		}
 		gateway = to
 		httpClient = redirected(httpClient, to)
@@ -206,16 +206,6 @@ func New(cfg Config, publicURL string, httpClient *http.Client) (*Gateway, error
 
 	return &Gateway{appID: appID, alipayPub: base64.StdEncoding.EncodeToString(pubDER), mode: mode,
 		gateway: gateway, publicURL: pubURL, client: client, now: time.Now, codes: map[string]cachedCode{}}, nil
-}
-
-// absURL checks an absolute http(s) URL without query, fragment or user
-// and returns it without a trailing slash.
-func absURL(s string) (string, error) {
-	u, err := url.Parse(strings.TrimSpace(s))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return "", faka.Errorf(faka.EInvalid, "%q is not an absolute http(s) URL without query", s)
-	}
-	return strings.TrimRight(u.String(), "/"), nil
 }
 
 // Kind is Alipay as a gateway the merchant configures: {app_id,
@@ -371,7 +361,7 @@ func (g *Gateway) PayURL(_ context.Context, o *faka.Order, token string) (string
 	biz := tradeParams(o)
 	biz.Set("product_code", "FAST_INSTANT_TRADE_PAY")
 	bm := make(gopay.BodyMap)
-	bm.Set("return_url", g.publicURL+"/orders/"+url.PathEscape(o.OrderNo)+"?token="+url.QueryEscape(token)).
+	bm.Set("return_url", payment.ReturnURL(g.publicURL, o.OrderNo)).
 		Set("biz_content", biz)
 	// RequestParam rather than TradePagePay: the latter also copies
 	// return_url into biz_content and always names the real gateway.

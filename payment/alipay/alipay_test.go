@@ -220,7 +220,7 @@ func TestPayURL(t *testing.T) {
 		"sign_type":  "RSA2",
 		"version":    "1.0",
 		"notify_url": "https://shop.example.com/pay/alipay/notify",
-		"return_url": "https://shop.example.com/orders/2026A?token=tok%2F%2B%3D",
+		"return_url": "https://shop.example.com/orders/2026A", // L8: no buyer token for the provider
 	}
 	for k, v := range want {
 		if q.Get(k) != v {

@@ -10,7 +10,7 @@ import (
 	"github.com/faka-dev/faka"
 	"github.com/faka-dev/faka/payment"
 	"github.com/faka-dev/faka/payment/alipay"
-	"github.com/faka-dev/faka/payment/internal/gatewaytest"
+	"github.com/faka-dev/faka/internal/gatewaytest"
 )
 
 // leaks reports whether an error's text shows the merchant's private key.

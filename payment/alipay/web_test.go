@@ -20,7 +20,7 @@ import (
 
 	"github.com/faka-dev/faka"
 	"github.com/faka-dev/faka/payment/alipay"
-	"github.com/faka-dev/faka/payment/internal/gatewaytest"
+	"github.com/faka-dev/faka/internal/gatewaytest"
 )
 
 const formType = "application/x-www-form-urlencoded; charset=utf-8"

@@ -76,11 +76,12 @@ func New(cfg Config, publicURL string, client *http.Client) (*Gateway, error) {
 	case cfg.Type != "" && !payment.Printable(cfg.Type, 32):
 		return nil, faka.Errorf(faka.EInvalid, "type must be at most 32 printable ASCII characters")
 	}
-	base, err := siteURL(cfg.URL)
+	base, err := payment.ProviderURL(cfg.URL)
 	if err != nil {
-		return nil, err
+		return nil, faka.Errorf(faka.EInvalid, "url: %s, such as https://pay.example.com/", faka.ErrorMessage(err))
 	}
-	pub, err := siteURL(publicURL)
+	base += "/"
+	pub, err := payment.BaseURL(publicURL)
 	if err != nil {
 		return nil, fmt.Errorf("epay: public URL: %w", err)
 	}
@@ -92,16 +93,6 @@ func New(cfg Config, publicURL string, client *http.Client) (*Gateway, error) {
 	}
 	return &Gateway{pid: cfg.PID, key: cfg.Key, base: base, payType: cfg.Type,
 		publicURL: strings.TrimRight(pub, "/"), client: client}, nil
-}
-
-// siteURL checks an absolute http(s) URL without query or fragment and
-// returns it ending in '/'.
-func siteURL(s string) (string, error) {
-	u, err := url.Parse(strings.TrimSpace(s))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return "", faka.Errorf(faka.EInvalid, "url must be an absolute http(s) URL such as https://pay.example.com/")
-	}
-	return strings.TrimRight(u.String(), "/") + "/", nil
 }
 
 // Kind is EPay as a gateway the merchant configures: {pid, key, url,
@@ -145,7 +136,7 @@ func (g *Gateway) PayURL(_ context.Context, o *faka.Order, token string) (string
 		"type":         g.payType,
 		"out_trade_no": o.OrderNo,
 		"notify_url":   g.publicURL + "/pay/" + Name + "/notify",
-		"return_url":   g.publicURL + "/orders/" + url.PathEscape(o.OrderNo) + "?token=" + url.QueryEscape(token),
+		"return_url":   payment.ReturnURL(g.publicURL, o.OrderNo),
 		"name":         "Order " + o.OrderNo,
 		"money":        payment.FormatYuan(o.Amount),
 	}
@@ -271,6 +262,12 @@ func (g *Gateway) Query(ctx context.Context, orderNo string) (faka.Notification,
 	if f("code") != "1" || f("status") != "1" {
 		return faka.Notification{}, false, nil
 	}
+	if !trustedTransport(res) {
+		// The protocol signs no query reply: only the channel vouches for
+		// it, and an unverified one could be anybody answering "paid".
+		return faka.Notification{}, false, faka.Errorf(faka.EUnavailable,
+			"epay: query %s: the reply says paid but is unsigned and did not come over verified TLS; not applied", orderNo)
+	}
 	p := map[string]string{"pid": f("pid"), "trade_status": TradeSuccess, "out_trade_no": f("out_trade_no"),
 		"trade_no": f("trade_no"), "money": f("money")}
 	if p["pid"] == "" {
@@ -284,6 +281,21 @@ func (g *Gateway) Query(ctx context.Context, orderNo string) (faka.Notification,
 		return faka.Notification{}, false, fmt.Errorf("epay: query %s: %w", orderNo, err)
 	}
 	return n, true, nil
+}
+
+// UnsignedQuery marks EPay's query replies as unsigned
+// (payment.UnsignedQuerier): a paid state from one is applied only when it
+// came over verified TLS, and the poller logs it as such.
+func (g *Gateway) UnsignedQuery() bool { return true }
+
+// trustedTransport reports whether res came over TLS whose certificate
+// chain was verified, or over plain http from a loopback host (a local
+// mock: nobody else is on that path).
+func trustedTransport(res *http.Response) bool {
+	if res.TLS != nil {
+		return len(res.TLS.VerifiedChains) > 0
+	}
+	return res.Request != nil && res.Request.URL.Scheme == "http" && payment.LoopbackHost(res.Request.URL.Hostname())
 }
 
 // scalar writes a JSON string or number as text; anything else is "".

@@ -119,11 +119,11 @@ func New(cfg Config, publicURL string, client *http.Client) (*Gateway, error) {
 	if cfg.Token == "" || len(cfg.Token) > 256 || strings.ContainsFunc(cfg.Token, func(r rune) bool { return r <= ' ' || r > '~' }) {
 		return nil, faka.Errorf(faka.EInvalid, "token must be 1 to 256 printable ASCII characters")
 	}
-	base, err := baseURL(cfg.URL)
+	base, err := payment.ProviderURL(cfg.URL)
 	if err != nil {
 		return nil, err
 	}
-	pub, err := baseURL(publicURL)
+	pub, err := payment.BaseURL(publicURL)
 	if err != nil {
 		return nil, fmt.Errorf("epusdt: public URL: %w", err)
 	}
@@ -131,16 +131,6 @@ func New(cfg Config, publicURL string, client *http.Client) (*Gateway, error) {
 		client = http.DefaultClient
 	}
 	return &Gateway{base: base, token: cfg.Token, publicURL: pub, client: client, payURL: map[string]cachedURL{}}, nil
-}
-
-// baseURL checks an absolute http(s) URL and returns it without a
-// trailing slash.
-func baseURL(s string) (string, error) {
-	u, err := url.Parse(strings.TrimSpace(s))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return "", faka.Errorf(faka.EInvalid, "url must be an absolute http(s) URL such as https://usdt.example.com")
-	}
-	return strings.TrimRight(u.String(), "/"), nil
 }
 
 // Kind is epusdt as a gateway the merchant configures: {url, token}.
@@ -206,7 +196,7 @@ func (g *Gateway) PayURL(ctx context.Context, o *faka.Order, token string) (stri
 		"order_id":     o.OrderNo,
 		"amount":       amount,
 		"notify_url":   g.publicURL + "/pay/" + Name + "/notify",
-		"redirect_url": g.publicURL + "/orders/" + url.PathEscape(o.OrderNo) + "?token=" + url.QueryEscape(token),
+		"redirect_url": payment.ReturnURL(g.publicURL, o.OrderNo),
 	}
 	body, err := json.Marshal(map[string]any{
 		"order_id":     fields["order_id"],

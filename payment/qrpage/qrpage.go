@@ -69,6 +69,7 @@ type view struct {
 	Order           string
 	Late            bool
 	RefreshSeconds  int
+	TestMode        bool // the shop's sandbox is on: say so
 }
 
 func (p *page) serve(w http.ResponseWriter, r *http.Request) {
@@ -132,6 +133,7 @@ func (p *page) fail(w http.ResponseWriter, err error) {
 }
 
 func (p *page) render(w http.ResponseWriter, status int, v view) {
+	v.TestMode = p.host.TestMode()
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Security-Policy", csp)
@@ -146,7 +148,8 @@ func (p *page) render(w http.ResponseWriter, status int, v view) {
 const style = `body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;color:#222;text-align:center}
 .amount{font-size:2rem;font-weight:600;margin:.5rem 0}
 img{width:16rem;height:16rem;image-rendering:pixelated}
-.note{color:#666;font-size:.9rem}`
+.note{color:#666;font-size:.9rem}
+.testmode{background:#b00020;color:#fff;font-weight:600;padding:.6rem 1rem;border-radius:.3rem}`
 
 var csp = "default-src 'none'; img-src data:; style-src 'sha256-" + styleHash() + "'; " +
 	"frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
@@ -160,6 +163,7 @@ var tmpl = template.Must(template.New("qr").Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <meta name="robots" content="noindex">{{if .RefreshSeconds}}<meta http-equiv="refresh" content="{{.RefreshSeconds}}">{{end}}
 <title>{{.Title}} · pay</title><style>` + style + `</style></head><body>
+{{if .TestMode}}<p class="testmode" role="alert">TEST MODE: this shop's sandbox gateway is on. 测试模式：本店已开启沙盒支付。</p>{{end}}
 <h1>{{.Title}}</h1>
 {{if .Message}}<p>{{.Message}}</p>{{if .Order}}<p class="note"><a href="{{.Order}}">View the order</a></p>{{end}}{{else}}
 <p>Order <code>{{.OrderNo}}</code></p>

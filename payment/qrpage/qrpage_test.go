@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	"github.com/faka-dev/faka"
-	"github.com/faka-dev/faka/payment/internal/gatewaytest"
+	"github.com/faka-dev/faka/internal/gatewaytest"
 	"github.com/faka-dev/faka/payment/qrpage"
 )
 
@@ -118,5 +118,23 @@ func TestProviderDown(t *testing.T) {
 		if w.Code != http.StatusServiceUnavailable || imgRE.MatchString(w.Body.String()) {
 			t.Errorf("%s: status %d, want 503 without a code", name, w.Code)
 		}
+	}
+}
+
+// M1: while the shop's sandbox is on, a real gateway's pay page says the
+// shop is in test mode; otherwise it does not.
+func TestPageTestModeBanner(t *testing.T) {
+	t.Parallel()
+	h := gatewaytest.NewHost("alipay", "")
+	h.Put(&faka.Order{OrderNo: "2026A", Amount: 990, Currency: "CNY", Status: faka.StatusPending, Gateway: "alipay"})
+	hd := qrpage.Handler("alipay", "Alipay", h, func(context.Context, *faka.Order) (string, error) {
+		return "https://qr.alipay.com/bax0", nil
+	})
+	if body := get(t, hd, qrpage.Path("alipay", "2026A", "tok")).Body.String(); strings.Contains(body, "TEST MODE") {
+		t.Fatalf("a banner without the sandbox:\n%s", body)
+	}
+	h.SetTestMode(true)
+	if body := get(t, hd, qrpage.Path("alipay", "2026A", "tok")).Body.String(); !strings.Contains(body, `class="testmode"`) {
+		t.Fatalf("no test-mode banner with the sandbox on:\n%s", body)
 	}
 }

@@ -155,7 +155,8 @@ type messageView struct{ Title, Text string }
 const style = `body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;color:#222}
 .amount{font-size:2rem;font-weight:600;margin:.5rem 0 1.5rem}
 button{font-size:1.1rem;padding:.6rem 2rem;cursor:pointer}
-.note{color:#666;font-size:.9rem}`
+.note{color:#666;font-size:.9rem}
+.testmode{background:#b00020;color:#fff;font-weight:600;padding:.6rem 1rem;border-radius:.3rem}`
 
 var pageCSP = "default-src 'none'; style-src 'sha256-" + styleHash() + "'; form-action 'self'; " +
 	"frame-ancestors 'none'; base-uri 'none'"
@@ -168,6 +169,7 @@ func styleHash() string {
 const layout = `{{define "top"}}<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <meta name="robots" content="noindex"><title>{{.}} · sandbox payment</title><style>` + style + `</style></head><body>
+<p class="testmode" role="alert">TEST MODE: the sandbox gateway moves no money. 测试模式：沙盒支付不产生真实付款。</p>
 {{end}}{{define "bottom"}}</body></html>
 {{end}}`
 

@@ -47,6 +47,8 @@ func (h *host) OrderURL(orderNo, token string) string {
 	return "/orders/" + orderNo + "?token=" + url.QueryEscape(token)
 }
 
+func (h *host) TestMode() bool { return true }
+
 func newHost() *host {
 	return &host{
 		order: faka.Order{OrderNo: "2026A", Amount: 1990, Currency: "USD", Status: faka.StatusPending},
@@ -73,6 +75,9 @@ func TestPayPage(t *testing.T) {
 	body := w.Body.String()
 	if w.Code != http.StatusOK || !strings.Contains(body, "19.90 USD") || !strings.Contains(body, `action="/pay/sandbox/2026A/pay"`) {
 		t.Fatalf("pay page %d:\n%s", w.Code, body)
+	}
+	if !strings.Contains(body, `class="testmode"`) || !strings.Contains(body, "TEST MODE") {
+		t.Fatalf("the sandbox's pay page has no test-mode banner:\n%s", body)
 	}
 	if strings.Contains(body, `"><b>`) || !strings.Contains(body, "tok&#34;&gt;&lt;b&gt;x") {
 		t.Fatalf("the token is not escaped:\n%s", body)

@@ -87,6 +87,9 @@ func Sign(secret, body []byte) string {
 // Name returns "sandbox".
 func (g *Gateway) Name() string { return Name }
 
+// TestMode returns true: the sandbox moves no money (payment.TestGateway).
+func (g *Gateway) TestMode() bool { return true }
+
 // PayURL returns the sandbox pay page of o.
 func (g *Gateway) PayURL(_ context.Context, o *faka.Order, token string) (string, error) {
 	return g.publicURL + payPath(o.OrderNo) + "?token=" + url.QueryEscape(token), nil

@@ -146,7 +146,7 @@ func New(cfg Config, publicURL string, httpClient *http.Client) (*Gateway, error
 			return nil, faka.Errorf(faka.EInvalid, "publishable_key and secret_key must both be live-mode keys or both test-mode keys")
 		}
 	}
-	pub, err := absURL(publicURL)
+	pub, err := payment.BaseURL(publicURL)
 	if err != nil {
 		return nil, fmt.Errorf("stripe: public URL: %w", err)
 	}
@@ -160,9 +160,9 @@ func New(cfg Config, publicURL string, httpClient *http.Client) (*Gateway, error
 		LeveledLogger: &stripeapi.LeveledLogger{Level: stripeapi.LevelNull},
 	}
 	if b := strings.TrimSpace(cfg.APIBase); b != "" {
-		base, err := absURL(b)
+		base, err := payment.ProviderURL(b)
 		if err != nil {
-			return nil, faka.Errorf(faka.EInvalid, "api_base must be an absolute http(s) URL such as http://localhost:12111")
+			return nil, faka.Errorf(faka.EInvalid, "api_base: %s, such as http://localhost:12111", faka.ErrorMessage(err))
 		}
 		if live {
 			// Whoever sets api_base receives the secret key with every
@@ -203,16 +203,6 @@ func alnum(s string) bool {
 	return true
 }
 
-// absURL checks an absolute http(s) URL without user, query or fragment
-// and returns it without a trailing slash.
-func absURL(s string) (string, error) {
-	u, err := url.Parse(strings.TrimSpace(s))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.User != nil {
-		return "", faka.Errorf(faka.EInvalid, "%q is not an absolute http(s) URL", s)
-	}
-	return strings.TrimRight(u.String(), "/"), nil
-}
-
 // Kind is Stripe as a gateway the merchant configures: {secret_key,
 // webhook_secret, publishable_key, api_base}. api_base is for tests and
 // self-hosted mocks only, with test-mode keys.
@@ -234,11 +224,6 @@ func Kind() payment.Kind {
 
 // Name returns "stripe".
 func (g *Gateway) Name() string { return Name }
-
-// OrderURL is the order page the buyer returns to from Stripe.
-func (g *Gateway) OrderURL(orderNo, token string) string {
-	return g.publicURL + "/orders/" + url.PathEscape(orderNo) + "?token=" + url.QueryEscape(token)
-}
 
 // SessionExpiry returns the expires_at PayURL gives Stripe for order o
 // at now, or 0 to leave Stripe's default (24 hours after the request).
@@ -301,7 +286,7 @@ func (g *Gateway) sessionParams(o *faka.Order, token string, now time.Time) (*st
 		return nil, "", err
 	}
 	cur := strings.ToLower(o.Currency)
-	back := g.OrderURL(o.OrderNo, token)
+	back := payment.ReturnURL(g.publicURL, o.OrderNo)
 	p := &stripeapi.CheckoutSessionCreateParams{
 		Mode: stripeapi.String(string(stripeapi.CheckoutSessionModePayment)),
 		LineItems: []*stripeapi.CheckoutSessionCreateLineItemParams{{

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/faka-dev/faka"
-	"github.com/faka-dev/faka/payment/internal/gatewaytest"
+	"github.com/faka-dev/faka/internal/gatewaytest"
 	"github.com/faka-dev/faka/payment/stripe"
 )
 

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/faka-dev/faka"
-	"github.com/faka-dev/faka/payment/internal/gatewaytest"
+	"github.com/faka-dev/faka/internal/gatewaytest"
 	"github.com/faka-dev/faka/payment/qrpage"
 	"github.com/faka-dev/faka/payment/wechat"
 )

@@ -23,7 +23,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -144,11 +143,11 @@ func New(cfg Config, publicURL string, client *http.Client) (*Gateway, error) {
 	}
 	apiURL := ""
 	if strings.TrimSpace(cfg.APIURL) != "" {
-		if apiURL, err = baseURL(cfg.APIURL); err != nil {
+		if apiURL, err = payment.ProviderURL(cfg.APIURL); err != nil {
 			return nil, faka.Errorf(faka.EInvalid, "api_url must be an absolute http(s) URL such as https://api2.mch.weixin.qq.com")
 		}
 	}
-	pubURL, err := baseURL(publicURL)
+	pubURL, err := payment.BaseURL(publicURL)
 	if err != nil {
 		return nil, faka.Errorf(faka.EInvalid, "wechat: the public URL must be an absolute http(s) URL")
 	}
@@ -239,16 +238,6 @@ func ValidOrderNo(s string) bool {
 		}
 	}
 	return true
-}
-
-// baseURL checks an absolute http(s) URL without query or fragment and
-// returns it without a trailing slash.
-func baseURL(s string) (string, error) {
-	u, err := url.Parse(strings.TrimSpace(s))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return "", faka.Errorf(faka.EInvalid, "not an absolute http(s) URL")
-	}
-	return strings.TrimRight(u.String(), "/"), nil
 }
 
 // der reads key material as PEM — with its line breaks, or with them

@@ -37,7 +37,7 @@ import (
 
 const (
 	// AdminToken is the shop's admin API token.
-	AdminToken = "test-admin-token"
+	AdminToken = "test-admin-token-0123456789abcdef"
 	// SandboxSecret is the secret of the shop's sandbox gateway.
 	SandboxSecret = "test-sandbox-secret"
 )

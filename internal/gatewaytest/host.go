@@ -18,6 +18,7 @@ type Host struct {
 
 	mu     sync.Mutex
 	orders map[string]*faka.Order
+	test   bool
 }
 
 // NewHost returns a Host whose orders are gateway's unless they name
@@ -57,4 +58,18 @@ func (h *Host) Confirm(context.Context, faka.Notification) (*faka.ConfirmResult,
 // OrderURL is the order page's URL.
 func (h *Host) OrderURL(orderNo, token string) string {
 	return h.publicURL + "/orders/" + orderNo + "?token=" + token
+}
+
+// SetTestMode makes the Host say that a test gateway is enabled.
+func (h *Host) SetTestMode(on bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.test = on
+}
+
+// TestMode reports what SetTestMode set (false at first).
+func (h *Host) TestMode() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.test
 }

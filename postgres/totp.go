@@ -1,0 +1,124 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/faka-dev/faka"
+)
+
+// The console's second factors (faka.TwoFactorStore).
+
+var _ faka.TwoFactorStore = (*Store)(nil)
+
+// TOTPGet implements faka.TwoFactorStore.
+func (s *Store) TOTPGet(ctx context.Context, adminID int64) (*faka.AdminTOTP, error) {
+	t := &faka.AdminTOTP{AdminID: adminID}
+	var confirmed *time.Time
+	err := s.pool.QueryRow(ctx, `SELECT secret, confirmed_at, last_step, created_at FROM admin_totp WHERE admin_id = $1`,
+		adminID).Scan(&t.Secret, &confirmed, &t.LastStep, &t.CreatedAt)
+	if err != nil {
+		return nil, translate(fmt.Errorf("totp of account %d: %w", adminID, err))
+	}
+	if confirmed != nil {
+		t.ConfirmedAt = *confirmed
+	}
+	return t, nil
+}
+
+// TOTPBegin implements faka.TwoFactorStore.
+func (s *Store) TOTPBegin(ctx context.Context, adminID int64, sealedSecret []byte) error {
+	if len(sealedSecret) == 0 {
+		return faka.Errorf(faka.EInvalid, "an enrolment needs a sealed secret")
+	}
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO admin_totp (admin_id, secret) VALUES ($1, $2)
+			ON CONFLICT (admin_id) DO UPDATE SET secret = excluded.secret, created_at = now(), last_step = 0
+			WHERE admin_totp.confirmed_at IS NULL`, adminID, sealedSecret)
+		if err != nil {
+			return fmt.Errorf("begin totp of account %d: %w", adminID, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return faka.Errorf(faka.EConflict, "account %d already has two-factor sign-in", adminID)
+		}
+		return nil
+	})
+}
+
+// TOTPConfirm implements faka.TwoFactorStore.
+func (s *Store) TOTPConfirm(ctx context.Context, adminID, step int64, codeHashes [][]byte) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE admin_totp SET confirmed_at = now(), last_step = $2
+			WHERE admin_id = $1 AND confirmed_at IS NULL`, adminID, step)
+		if err != nil {
+			return fmt.Errorf("confirm totp of account %d: %w", adminID, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return faka.Errorf(faka.EConflict, "account %d has no enrolment to confirm", adminID)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM admin_recovery_codes WHERE admin_id = $1`, adminID); err != nil {
+			return fmt.Errorf("replace recovery codes of account %d: %w", adminID, err)
+		}
+		for _, h := range codeHashes {
+			if _, err := tx.Exec(ctx, `INSERT INTO admin_recovery_codes (admin_id, code_hash) VALUES ($1, $2)`, adminID, h); err != nil {
+				return fmt.Errorf("store a recovery code of account %d: %w", adminID, err)
+			}
+		}
+		return nil
+	})
+}
+
+// TOTPUseStep implements faka.TwoFactorStore.
+func (s *Store) TOTPUseStep(ctx context.Context, adminID, step int64) (bool, error) {
+	return s.execChanged(ctx, fmt.Sprintf("use a code of account %d", adminID),
+		`UPDATE admin_totp SET last_step = $3 WHERE admin_id = $1 AND confirmed_at IS NOT NULL AND last_step < $2`, adminID, step, step)
+}
+
+// RecoveryCodeUse implements faka.TwoFactorStore.
+func (s *Store) RecoveryCodeUse(ctx context.Context, adminID int64, codeHash []byte) (bool, error) {
+	return s.execChanged(ctx, fmt.Sprintf("use a recovery code of account %d", adminID),
+		`UPDATE admin_recovery_codes SET used_at = now() WHERE admin_id = $1 AND code_hash = $2 AND used_at IS NULL`,
+		adminID, codeHash)
+}
+
+// RecoveryCodesLeft implements faka.TwoFactorStore.
+func (s *Store) RecoveryCodesLeft(ctx context.Context, adminID int64) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM admin_recovery_codes WHERE admin_id = $1 AND used_at IS NULL`,
+		adminID).Scan(&n)
+	if err != nil {
+		return 0, translate(fmt.Errorf("recovery codes of account %d: %w", adminID, err))
+	}
+	return n, nil
+}
+
+// TOTPDelete implements faka.TwoFactorStore.
+func (s *Store) TOTPDelete(ctx context.Context, adminID int64) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM admin_recovery_codes WHERE admin_id = $1`, adminID); err != nil {
+			return fmt.Errorf("delete recovery codes of account %d: %w", adminID, err)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM admin_totp WHERE admin_id = $1`, adminID); err != nil {
+			return fmt.Errorf("delete totp of account %d: %w", adminID, err)
+		}
+		return nil
+	})
+}
+
+// execChanged runs one conditional update and reports whether it changed
+// a row.
+func (s *Store) execChanged(ctx context.Context, what, query string, args ...any) (bool, error) {
+	var changed bool
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, query, args...)
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		changed = tag.RowsAffected() > 0
+		return nil
+	})
+	return changed, err
+}
