@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 )
 
-// The payment poller's work list (DESIGN.md §4): orders whose gateway
+// The payment poller's work list (docs/ARCHITECTURE.md §4): orders whose gateway
 // notification has not come, and orders that ended unpaid whose trade is
 // to be closed at the gateway. It lives in the database, so it survives
 // restarts and is shared by every instance. A check row is written the

@@ -10,7 +10,7 @@ import (
 	"github.com/faka-dev/faka"
 )
 
-// TestTransitions checks the whole state machine of DESIGN.md §4: every
+// TestTransitions checks the whole state machine of docs/ARCHITECTURE.md §4: every
 // listed move is allowed and every other pair is refused.
 func TestTransitions(t *testing.T) {
 	t.Parallel()

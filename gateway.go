@@ -16,7 +16,7 @@ type GatewaySetting struct {
 	UpdatedAt time.Time
 }
 
-// GatewayStore keeps the payment gateways' settings (DESIGN.md §8: shop
+// GatewayStore keeps the payment gateways' settings (docs/ARCHITECTURE.md §8: shop
 // settings live in the database). Implementations: sqlite, postgres.
 type GatewayStore interface {
 	// GatewaySettingsGet returns the settings of the gateway called name,

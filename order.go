@@ -9,7 +9,7 @@ import (
 // OrderStatus is the state of an order.
 type OrderStatus string
 
-// Order states. See DESIGN.md §4 for the machine.
+// Order states. See docs/ARCHITECTURE.md §4 for the machine.
 const (
 	StatusPending           OrderStatus = "pending"
 	StatusPaid              OrderStatus = "paid"

@@ -69,7 +69,7 @@ type Violation struct {
 	Message   string `json:"message"`
 }
 
-// ReconcileReport is the invariants of DESIGN.md §1 checked at one instant.
+// ReconcileReport is the invariants of docs/ARCHITECTURE.md §1 checked at one instant.
 type ReconcileReport struct {
 	OK         bool
 	Products   []Stock
@@ -131,7 +131,7 @@ type Store interface {
 }
 
 // CheckStock compares live stock with the ledger's sums and reports every
-// product whose figures break conservation (DESIGN.md §1.1): a negative
+// product whose figures break conservation (docs/ARCHITECTURE.md §1.1): a negative
 // term, or live stock that differs from its ledger. Drivers call it from
 // Reconcile so the rule is written once.
 func CheckStock(live, ledger []Stock) []Violation {

@@ -1,4 +1,4 @@
-// Package bench is faka's flash-sale benchmark (DESIGN.md §7, `faka
+// Package bench is faka's flash-sale benchmark (docs/ARCHITECTURE.md §7, `faka
 // bench`): a load generator that drives a faka server through its public
 // HTTP API — a drop of many order attempts for few keys, the payment of
 // every order with duplicate notifications, the expiry of unpaid

@@ -579,7 +579,7 @@ func (r *dropRun) verify(ctx context.Context, paid, unpaid []*order) {
 				r.cl.instances[i].name, rep.OK, p, want, rep.Violations)
 		}
 		// Backorders are served first, oldest first, whenever keys come
-		// back (DESIGN.md §4): with enough keys on sale for all of them,
+		// back (docs/ARCHITECTURE.md §4): with enough keys on sale for all of them,
 		// none may still wait.
 		if awaiting > 0 && p.Available >= awaitingUnits {
 			t.Errorf("%d paid orders (%d units) await stock while %s has %d keys on sale",
@@ -596,7 +596,7 @@ func (r *dropRun) verify(ctx context.Context, paid, unpaid []*order) {
 	} else if s > 0 {
 		t.Errorf("an order is still pending %.1f s past its reservation", s)
 	}
-	// One payment, one effect (DESIGN.md §1.4): every copy of a
+	// One payment, one effect (docs/ARCHITECTURE.md §1.4): every copy of a
 	// notification carried the same trade_no, so each paid order has
 	// exactly one payment, and none is an extra.
 	outcomes, dbOrders, err := paymentOutcomes(ctx, conn)

@@ -1,7 +1,7 @@
-// Package e2e runs faka the way a scaled-out shop does (DESIGN.md §5,
+// Package e2e runs faka the way a scaled-out shop does (docs/ARCHITECTURE.md §5,
 // issue 3): several real `faka serve` processes on one PostgreSQL
 // database and one Redis, driven over HTTP from outside, with processes
-// killed and Redis flushed under load. The invariants of DESIGN.md §1 are
+// killed and Redis flushed under load. The invariants of docs/ARCHITECTURE.md §1 are
 // checked through every instance's reconciliation, the buyers' order
 // pages and, for overdue reservations, the database itself.
 //

@@ -57,7 +57,7 @@ func freshDatabase(t *testing.T, serverURL string) string {
 // overdueSeconds is how long the most overdue pending order has been past
 // its reservation by the database clock; negative or zero when none is.
 // It reads the orders table of the PostgreSQL store directly: reservations
-// must end (DESIGN.md §1.5) whatever the instances believe.
+// must end (docs/ARCHITECTURE.md §1.5) whatever the instances believe.
 func overdueSeconds(ctx context.Context, conn *pgx.Conn) (float64, error) {
 	var s float64
 	err := conn.QueryRow(ctx, `SELECT COALESCE(max(extract(epoch FROM now() - reserved_until)), -1)::float8

@@ -234,7 +234,7 @@ func (e *Engine) GateAvailable(productID int64) (int64, bool) {
 	return v, loaded
 }
 
-// Reconcile checks the invariants of DESIGN.md §1 in the database.
+// Reconcile checks the invariants of docs/ARCHITECTURE.md §1 in the database.
 func (e *Engine) Reconcile(ctx context.Context) (*faka.ReconcileReport, error) {
 	rep, err := e.store.Reconcile(ctx)
 	if err != nil {

@@ -57,14 +57,14 @@ func (o *BankOptions) defaults() {
 	}
 }
 
-// Bank is the concurrency model test of DESIGN.md §7, run through the
+// Bank is the concurrency model test of docs/ARCHITECTURE.md §7, run through the
 // order engine on a store that open returns. Many goroutines reserve, pay
 // (each notification sent by several goroutines at once, some after the
 // reservation expired, some tampered with), cancel, import keys with
 // duplicates, refund and deliver by hand, while a checker reconciles the
 // store continuously. A model records what the engine answered; at the end
 // every order, payment and key is checked against it and against the
-// invariants of DESIGN.md §1.
+// invariants of docs/ARCHITECTURE.md §1.
 func Bank(t *testing.T, open func(t *testing.T) faka.Store, opts BankOptions) {
 	defaultSize := opts.Workers == 0 && opts.Ops == 0 && !testing.Short()
 	opts.defaults()

@@ -9,7 +9,7 @@ import (
 	"github.com/faka-dev/faka"
 )
 
-// CheckInvariants fails t unless the invariants of DESIGN.md §1 hold in st
+// CheckInvariants fails t unless the invariants of docs/ARCHITECTURE.md §1 hold in st
 // now. It asks the store's own Reconcile and then verifies the figures
 // independently through the rest of the Store interface:
 //

@@ -1,5 +1,5 @@
 // Package storetest is the conformance suite that every faka.Store driver
-// runs (DESIGN.md §7): the same test functions, the driver passed in.
+// runs (docs/ARCHITECTURE.md §7): the same test functions, the driver passed in.
 //
 // A driver's tests call Run for the method-by-method suite, Bank for the
 // concurrency model test through the order engine, and may call
@@ -33,7 +33,7 @@ import (
 
 // Run runs the conformance suite against the stores that open returns. Each
 // subtest opens its own store and runs in parallel with the others. After
-// every step that changes state, the invariants of DESIGN.md §1 are checked
+// every step that changes state, the invariants of docs/ARCHITECTURE.md §1 are checked
 // with CheckInvariants.
 func Run(t *testing.T, open func(t *testing.T) faka.Store) {
 	s := &suite{open: open}

@@ -239,7 +239,7 @@ type reconcileData struct {
 	Violations []faka.Violation
 }
 
-// adminReconcile serves GET /admin/reconcile: the invariants of DESIGN.md
+// adminReconcile serves GET /admin/reconcile: the invariants of docs/ARCHITECTURE.md
 // §1 checked now, per product.
 func (s *Server) adminReconcile(w http.ResponseWriter, r *http.Request, p *page, _ *faka.Admin) {
 	rep, err := s.engine.Reconcile(r.Context())

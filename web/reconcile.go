@@ -25,7 +25,7 @@ func newStockJSON(st []faka.Stock) []stockJSON {
 }
 
 // reconcile serves GET /api/v1/reconcile (admin): the invariants of
-// DESIGN.md §1 checked now. Products are the live figures, ledger the
+// docs/ARCHITECTURE.md §1 checked now. Products are the live figures, ledger the
 // same summed from the inventory ledger.
 func (s *Server) reconcile(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")

@@ -1,7 +1,7 @@
 // Package web is faka's HTTP server: the storefront (/, /products, /orders,
 // /lookup), the merchant's console under /admin, the JSON API under
 // /api/v1, the gateways' notify endpoints and pages under /pay, and the
-// operational endpoints /metrics, /healthz and /readyz (DESIGN.md §6).
+// operational endpoints /metrics, /healthz and /readyz (README.md, "Buying a key through the API").
 package web
 
 import (

@@ -13,7 +13,7 @@ import (
 	"github.com/faka-dev/faka/web"
 )
 
-// Config is the start-up configuration (DESIGN.md §8): flags win over the
+// Config is the start-up configuration (docs/ARCHITECTURE.md §8): flags win over the
 // environment, which wins over the defaults.
 type Config struct {
 	Addr          string

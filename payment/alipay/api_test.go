@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/faka-dev/faka"
+	"github.com/faka-dev/faka/internal/gatewaytest"
 	"github.com/faka-dev/faka/payment"
 	"github.com/faka-dev/faka/payment/alipay"
-	"github.com/faka-dev/faka/internal/gatewaytest"
 )
 
 // leaks reports whether an error's text shows the merchant's private key.

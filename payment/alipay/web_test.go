@@ -19,8 +19,8 @@ import (
 	"time"
 
 	"github.com/faka-dev/faka"
-	"github.com/faka-dev/faka/payment/alipay"
 	"github.com/faka-dev/faka/internal/gatewaytest"
+	"github.com/faka-dev/faka/payment/alipay"
 )
 
 const formType = "application/x-www-form-urlencoded; charset=utf-8"
