@@ -53,7 +53,7 @@ type IdempotencyRecord struct {
 }
 
 // Release is a number of units that went back to available for a product,
-// and the backorders the store fulfilled from them first. Units is net of
+// and the backorders filled from them first (engine/rules.go). Units is net of
 // what those backorders took.
 type Release struct {
 	ProductID int64

@@ -1,7 +1,9 @@
 // Package engine is the order engine: it reserves stock through an
 // admission gate and a per-product batcher, confirms payments, expires
-// reservations, refunds, and fulfils backorders. The store decides; the
-// engine's in-memory counters only make doomed requests fail faster.
+// reservations, refunds, and fulfils backorders. Every order rule is
+// written once, in rules.go, over the stores' data operations (faka.Tx);
+// the database's transactions make them hold, and the engine's in-memory
+// counters only make doomed requests fail faster.
 package engine
 
 import (

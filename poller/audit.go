@@ -20,6 +20,11 @@ const (
 	// UnpaidAtGateway: the order was paid here through the gateway, which
 	// says it is unpaid or does not know it.
 	UnpaidAtGateway = "unpaid_at_gateway"
+	// OtherGateway: the order was paid through another gateway than the
+	// one it was placed with. The money came, so the payment applies, but
+	// a buyer does not choose a second gateway by accident: the merchant
+	// should look at it.
+	OtherGateway = "other_gateway"
 )
 
 // Mismatch is an order on which this shop and its gateway disagree.
@@ -66,7 +71,8 @@ const auditPage = 500
 // (by the database clock) and returns the orders on which the shop and its
 // gateway disagree, both ways: paid at the gateway but pending, expired or
 // cancelled here; and paid here through a gateway that says unpaid or
-// unknown. Refunded orders, and pending ones younger than MinAge, are not
+// unknown. A payment through another gateway than the order's is listed
+// too (OtherGateway). Refunded orders, and pending ones younger than MinAge, are not
 // asked about. It changes nothing.
 func (p *Poller) Audit(ctx context.Context, since time.Duration) (*AuditReport, error) {
 	now, err := p.store.Now(ctx)
@@ -101,7 +107,10 @@ func (p *Poller) Audit(ctx context.Context, since time.Duration) (*AuditReport, 
 	if err != nil {
 		return nil, fmt.Errorf("poller: audit: %w", err)
 	}
-	sort.Slice(rep.Mismatches, func(i, j int) bool { return rep.Mismatches[i].OrderNo < rep.Mismatches[j].OrderNo })
+	sort.Slice(rep.Mismatches, func(i, j int) bool {
+		a, b := rep.Mismatches[i], rep.Mismatches[j]
+		return a.OrderNo < b.OrderNo || (a.OrderNo == b.OrderNo && a.Kind < b.Kind)
+	})
 	sort.Slice(rep.Failed, func(i, j int) bool { return rep.Failed[i].OrderNo < rep.Failed[j].OrderNo })
 	return rep, nil
 }
@@ -142,6 +151,12 @@ func (p *Poller) auditOrder(ctx context.Context, o *faka.Order, now time.Time, r
 			return
 		}
 		gateway = applied.Gateway
+		if gateway != o.Gateway {
+			note(func() {
+				rep.Mismatches = append(rep.Mismatches, Mismatch{Kind: OtherGateway, OrderNo: o.OrderNo, Gateway: gateway,
+					Status: o.Status, TradeNo: applied.TradeNo, Amount: applied.Amount, Currency: applied.Currency})
+			})
+		}
 	}
 	g, ok := p.gateways.Get(gateway)
 	q, isQuerier := g.(payment.Querier)

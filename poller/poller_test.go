@@ -799,6 +799,12 @@ func TestAudit(t *testing.T) {
 	unpaid := v.reserve(prod, 1, "fakepay")        // unpaid both here and there
 	paidThereOnly := v.reserve(prod, 1, "fakepay") // expires here; paid there
 	plain := v.reserve(prod, 1, "plain")           // its gateway cannot be asked
+	other := v.reserve(prod, 1, "plain")           // placed with plain, paid through fakepay
+	v.gw.pay(other, "T-other")
+	if _, err := v.e.ConfirmPayment(ctx, faka.Notification{Gateway: "fakepay", OrderNo: other.OrderNo,
+		TradeNo: "T-other", Amount: other.Amount, Currency: "CNY"}); err != nil {
+		t.Fatal(err)
+	}
 	failing := v.reserve(prod, 1, "fakepay")
 	v.gw.mu.Lock()
 	v.gw.failOrder[failing.OrderNo] = faka.Errorf(faka.EUnavailable, "fakepay: down")
@@ -821,13 +827,15 @@ func TestAudit(t *testing.T) {
 			TradeNo: "T-ghost", Amount: 990, Currency: "CNY"},
 		{Kind: poller.PaidAtGateway, OrderNo: paidThereOnly.OrderNo, Gateway: "fakepay", Status: faka.StatusExpired,
 			TradeNo: "T-lost", Amount: 990, Currency: "CNY"},
+		{Kind: poller.OtherGateway, OrderNo: other.OrderNo, Gateway: "fakepay", Status: faka.StatusDelivered,
+			TradeNo: "T-other", Amount: 990, Currency: "CNY"},
 	}
 	slices.SortFunc(want, func(a, b poller.Mismatch) int { return strings.Compare(a.OrderNo, b.OrderNo) })
 	if fmt.Sprint(rep.Mismatches) != fmt.Sprint(want) {
 		t.Fatalf("mismatches:\n got  %+v\n want %+v", rep.Mismatches, want)
 	}
-	if rep.OK() || rep.Checked != 4 || rep.Young != 1 || rep.Unchecked["plain"] != 1 || len(rep.Unchecked) != 1 {
-		t.Fatalf("report: %+v; want 4 checked (consistent, unpaid and the two mismatches), 1 young, 1 unchecked", rep)
+	if rep.OK() || rep.Checked != 5 || rep.Young != 1 || rep.Unchecked["plain"] != 1 || len(rep.Unchecked) != 1 {
+		t.Fatalf("report: %+v; want 5 checked (consistent, unpaid, paid through another gateway and the two mismatches), 1 young, 1 unchecked", rep)
 	}
 	if len(rep.Failed) != 1 || rep.Failed[0].OrderNo != failing.OrderNo || faka.ErrorCode(rep.Failed[0].Err) != faka.EUnavailable {
 		t.Fatalf("failed: %+v; want the failing order", rep.Failed)
@@ -867,8 +875,13 @@ func TestAudit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Mismatches) != 1 || rep.Mismatches[0].OrderNo != paidHereOnly.OrderNo || len(rep.Failed) != 0 ||
-		rep.Checked != 6 || rep.Young != 0 || rep.Unchecked["plain"] != 1 {
-		t.Fatalf("audit after the tick: %+v; want only %s unpaid at the gateway", rep, paidHereOnly.OrderNo)
+	kinds := map[string]string{}
+	for _, m := range rep.Mismatches {
+		kinds[m.OrderNo] = m.Kind
+	}
+	if len(rep.Mismatches) != 2 || kinds[paidHereOnly.OrderNo] != poller.UnpaidAtGateway || kinds[other.OrderNo] != poller.OtherGateway ||
+		len(rep.Failed) != 0 || rep.Checked != 7 || rep.Young != 0 || rep.Unchecked["plain"] != 1 {
+		t.Fatalf("audit after the tick: %+v; want only %s unpaid at the gateway and %s paid through another gateway",
+			rep, paidHereOnly.OrderNo, other.OrderNo)
 	}
 }

@@ -55,6 +55,7 @@ func TestRequestHash(t *testing.T) {
 		requestHashOf(12, 2, "a@b.c", "sandbox", ""),
 		requestHashOf(1, 2, "a@b.csandbox", "", ""),
 		requestHashOf(1, 3, "a@b.c", "sandbox", ""),
+		requestHash(engine.ReserveRequest{ProductID: 1, Quantity: 2, Email: "a@b.c", Gateway: "sandbox"}, "192.0.2.9"),
 	} {
 		if string(other) == string(a) {
 			t.Fatal("two different requests hash alike")
@@ -66,5 +67,5 @@ func TestRequestHash(t *testing.T) {
 }
 
 func requestHashOf(pid int64, qty int, email, gateway, pw string) []byte {
-	return requestHash(engine.ReserveRequest{ProductID: pid, Quantity: qty, Email: email, Gateway: gateway, QueryPassword: pw})
+	return requestHash(engine.ReserveRequest{ProductID: pid, Quantity: qty, Email: email, Gateway: gateway, QueryPassword: pw}, "192.0.2.1")
 }

@@ -146,7 +146,7 @@ func (s *Server) readOrder(w http.ResponseWriter, r *http.Request) (engine.Reser
 		IdempotencyKey: idemKey,
 	}
 	if idemKey != "" {
-		req.RequestHash = requestHash(req)
+		req.RequestHash = requestHash(req, s.clientKey(r))
 	}
 	return req, gw, nil
 }
@@ -154,19 +154,23 @@ func (s *Server) readOrder(w http.ResponseWriter, r *http.Request) (engine.Reser
 // requestHash fingerprints the parsed order for Idempotency-Key checks:
 // SHA-256 over a version tag and the fields, each length-prefixed, so
 // that no two different requests encode alike and JSON spelling (field
-// order, spaces, an omitted default gateway) does not matter.
-func requestHash(req engine.ReserveRequest) []byte {
+// order, spaces, an omitted default gateway) does not matter. The client
+// (its address, see clientKey) is one of the fields: a replay of someone
+// else's key and body from another client is a different request, refused
+// with 422, and never gets the first buyer's token.
+func requestHash(req engine.ReserveRequest, client string) []byte {
 	h := sha256.New()
 	field := func(s string) {
 		h.Write(binary.BigEndian.AppendUint64(nil, uint64(len(s))))
 		h.Write([]byte(s))
 	}
-	field("faka order v1")
+	field("faka order v2")
 	field(strconv.FormatInt(req.ProductID, 10))
 	field(strconv.Itoa(req.Quantity))
 	field(req.Email)
 	field(req.Gateway)
 	field(req.QueryPassword)
+	field(client)
 	return h.Sum(nil)
 }
 

@@ -264,6 +264,32 @@ func TestIdempotency(t *testing.T) {
 	}
 }
 
+// TestIdempotencyKeyOfAnotherClient: a victim's Idempotency-Key and body,
+// replayed from another address, are a different request: 422, nothing
+// reserved, and the victim's token is not handed out.
+func TestIdempotencyKeyOfAnotherClient(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	p := b.cardProduct(10, "")
+	body := orderBody(p.ID, 1)
+	key := []string{"Idempotency-Key", "victim-key"}
+	victim := decode[created](t, b.send(req{method: "POST", path: "/api/v1/orders", body: body, headers: key,
+		remote: "192.0.2.10:4000"}), http.StatusCreated)
+	before := b.state()
+	w := b.send(req{method: "POST", path: "/api/v1/orders", body: body, headers: key, remote: "198.51.100.7:5000"})
+	wantError(t, w, http.StatusUnprocessableEntity, faka.EInvalid)
+	if strings.Contains(w.Body.String(), victim.Token) || strings.Contains(w.Body.String(), victim.OrderNo) {
+		t.Fatalf("the replay from another client shows the victim's order: %s", w.Body)
+	}
+	b.unchanged(before)
+	// The victim's own retry is still a replay.
+	again := decode[created](t, b.send(req{method: "POST", path: "/api/v1/orders", body: body, headers: key,
+		remote: "192.0.2.10:4001"}), http.StatusCreated)
+	if again != victim {
+		t.Fatalf("the victim's retry %+v, want %+v", again, victim)
+	}
+}
+
 func TestIdempotencyConcurrentTwins(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

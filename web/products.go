@@ -160,17 +160,9 @@ func (s *Server) createProduct(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	var stock int64
+	var stock int64 // checked by the engine (faka.CheckInitialStock)
 	if req.Stock != nil {
 		stock = *req.Stock
-		switch {
-		case stock < 0:
-			s.writeError(w, r, faka.Errorf(faka.EInvalid, "stock must not be negative"))
-			return
-		case stock > 0 && !p.Delivery.Counted():
-			s.writeError(w, r, faka.Errorf(faka.EInvalid, "stock is for reusable and manual products; import keys into a card product"))
-			return
-		}
 	}
 	if err := s.engine.CreateProduct(r.Context(), p, stock, nil); err != nil {
 		s.writeError(w, r, err)

@@ -189,3 +189,30 @@ func TestAdminAuth(t *testing.T) {
 		})
 	}
 }
+
+// TestStockOverflowRefused: stock beyond faka.MaxStock, at creation or
+// added later, is 422 and changes nothing, on any store (a SQLite column
+// once overflowed into a float and took the shop down).
+func TestStockOverflowRefused(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	before := b.state()
+	wantError(t, b.admin("POST", "/api/v1/products",
+		`{"name":"Huge","price":100,"currency":"CNY","delivery":"reusable","reusable_key":"K","stock":9223372036854775807}`),
+		http.StatusUnprocessableEntity, faka.EInvalid)
+	b.unchanged(before)
+	w := b.admin("POST", "/api/v1/products",
+		`{"name":"Big","price":100,"currency":"CNY","delivery":"manual","stock":1000000000}`)
+	p := decode[struct {
+		ID int64 `json:"id"`
+	}](t, w, http.StatusCreated)
+	before = b.state()
+	for _, n := range []string{"9223372036854775807", "1000000001", "0", "-1"} {
+		wantError(t, b.admin("POST", fmt.Sprintf("/api/v1/products/%d/stock", p.ID), `{"add":`+n+`}`),
+			http.StatusUnprocessableEntity, faka.EInvalid)
+	}
+	b.unchanged(before)
+	if st := b.stock(p.ID); st.Available != 1_000_000_000 {
+		t.Fatalf("stock after refused adds: %+v", st)
+	}
+}

@@ -331,7 +331,7 @@ func (s *Server) buy(w http.ResponseWriter, r *http.Request) {
 	// The key covers the values too: the same form sent twice is one
 	// order, the form changed and sent again is the order the buyer now
 	// wants.
-	req.RequestHash = requestHash(req)
+	req.RequestHash = requestHash(req, s.clientKey(r))
 	req.IdempotencyKey = "web:" + d.Nonce + ":" + hex.EncodeToString(req.RequestHash[:12])
 	res, payURL, err := s.checkout(r.Context(), req, gw)
 	if wait, ok := asEmailLimited(err); ok {

@@ -290,7 +290,11 @@ func TestBrowser(t *testing.T) {
 		chromedp.Submit(chromedp.CSS(`input[name=proof]`)),
 		chromedp.WaitVisible(chromedp.CSS(`.error`)),
 		shot("lookup-no-match"),
+		// The buyer set a query password: the email alone opens nothing.
 		chromedp.SetValue(chromedp.CSS(`input[name=proof]`), "Buyer@Example.com"),
+		chromedp.Submit(chromedp.CSS(`input[name=proof]`)),
+		chromedp.WaitVisible(chromedp.CSS(`.error`)),
+		chromedp.SetValue(chromedp.CSS(`input[name=proof]`), "lookup pass"),
 		chromedp.Submit(chromedp.CSS(`input[name=proof]`)),
 		chromedp.WaitVisible(chromedp.CSS(`ol.keylist code.key`)),
 		into(&found, chromedp.Text(chromedp.CSS(`ol.keylist code.key`))),

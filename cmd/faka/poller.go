@@ -122,8 +122,11 @@ func auditGateways(ctx context.Context, c *Config, st store, e *engine.Engine, k
 func printAudit(out io.Writer, rep *poller.AuditReport) {
 	for _, m := range rep.Mismatches {
 		why := "the gateway says paid; this shop has not applied the payment"
-		if m.Kind == poller.UnpaidAtGateway {
+		switch m.Kind {
+		case poller.UnpaidAtGateway:
 			why = "paid here; the gateway says unpaid or does not know the trade"
+		case poller.OtherGateway:
+			why = "paid through another gateway than the order's (applied; check it)"
 		}
 		fmt.Fprintf(out, "MISMATCH %s order=%s gateway=%s status=%s trade=%s amount=%d %s: %s\n",
 			m.Kind, m.OrderNo, m.Gateway, m.Status, m.TradeNo, m.Amount, m.Currency, why)
