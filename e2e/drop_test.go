@@ -38,8 +38,7 @@ const (
 
 // dropConfig is one run of the drop scenario.
 type dropConfig struct {
-	redisDB int  // the logical Redis database of this run
-	faults  bool // kill instances and flush Redis under load
+	faults bool // kill instances and flush Redis under load
 }
 
 // order is an order a buyer was told about with a 201.
@@ -117,7 +116,7 @@ func runDrop(t *testing.T, svc services, bin string, cfg dropConfig) {
 	r.databaseURL = freshDatabase(t, svc.databaseURL)
 	var redisURL string
 	if svc.redisURL != "" {
-		redisURL = redisDatabase(t, svc.redisURL, cfg.redisDB)
+		redisURL = redisNamespace(t, svc.redisURL)
 	}
 	r.cl = startCluster(t, clusterConfig{bin: bin, size: clusterSize, databaseURL: r.databaseURL, redisURL: redisURL})
 	r.c = newClient(r.cl, r.workers)
@@ -381,12 +380,12 @@ func (r *dropRun) checkAfterDrop(ctx context.Context) {
 		t.Errorf("the drop ordered %d units of %d: stock left unsold", units, r.total)
 	}
 	if r.cl.redisURL != "" {
-		// The instances share the gate in the Redis database they were
-		// given (and refilled it after the flush, in the fault test).
+		// The instances share the gate under the Redis key prefix they
+		// were given (and refilled it after the flush, in the fault test).
 		if n, err := redisKeys(ctx, r.cl.redisURL); err != nil {
 			t.Error(err)
 		} else if n == 0 {
-			t.Errorf("after the drop, the instances' Redis database %s is empty", r.cl.redisURL)
+			t.Errorf("after the drop, the instances keep no Redis key under %s", r.cl.redisURL)
 		}
 	}
 }

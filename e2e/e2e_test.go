@@ -7,13 +7,14 @@
 //
 // The tests need a PostgreSQL server (FAKA_TEST_DATABASE_URL, any database
 // on it: each test creates and drops a database of its own) and, for the
-// shared admission gate, Redis (FAKA_TEST_REDIS_URL: each test takes a
-// logical database of its own, see redisDBStart and the next). Without
+// shared admission gate, Redis (FAKA_TEST_REDIS_URL: the tests use the
+// logical database it names, each under a key prefix of its own, see
+// redisNamespace, and delete only their own keys). Without
 // them the tests skip, unless FAKA_REQUIRE_POSTGRES=1 or
 // FAKA_REQUIRE_REDIS=1 makes them fail, as in CI:
 //
 //	FAKA_TEST_DATABASE_URL='postgres://postgres@127.0.0.1:5432/test?sslmode=disable' \
-//	FAKA_TEST_REDIS_URL='redis://127.0.0.1:6379/0' \
+//	FAKA_TEST_REDIS_URL='redis://127.0.0.1:6379/9' \
 //	go test -race -count=1 -v ./e2e/
 package e2e
 
@@ -21,15 +22,6 @@ import (
 	"fmt"
 	"os"
 	"testing"
-)
-
-// Logical Redis databases, one per test: the server uses fixed key names,
-// so tests that may run at the same time cannot share one. Each test
-// flushes its own at start and end, never the whole server.
-const (
-	redisDBStart  = 12
-	redisDBDrop   = 13
-	redisDBFaults = 14
 )
 
 // TestScaleOut builds the faka binary once and runs the two
@@ -55,10 +47,10 @@ func TestScaleOut(t *testing.T) {
 	bin := buildFaka(t)
 	t.Run("Start", func(t *testing.T) { testStart(t, svc, bin) })
 	t.Run("Drop", func(t *testing.T) {
-		runDrop(t, svc, bin, dropConfig{redisDB: redisDBDrop})
+		runDrop(t, svc, bin, dropConfig{})
 	})
 	t.Run("Faults", func(t *testing.T) {
-		runDrop(t, svc, bin, dropConfig{redisDB: redisDBFaults, faults: true})
+		runDrop(t, svc, bin, dropConfig{faults: true})
 	})
 }
 
@@ -79,7 +71,7 @@ func testStart(t *testing.T, svc services, bin string) {
 		ok := t.Run(fmt.Sprintf("round %d", round+1), func(t *testing.T) {
 			var redisURL string
 			if svc.redisURL != "" {
-				redisURL = redisDatabase(t, svc.redisURL, redisDBStart)
+				redisURL = redisNamespace(t, svc.redisURL)
 			}
 			cl := startCluster(t, clusterConfig{bin: bin, size: clusterSize,
 				databaseURL: freshDatabase(t, svc.databaseURL), redisURL: redisURL, together: true})

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -102,57 +101,100 @@ func oldestTransaction(ctx context.Context, conn *pgx.Conn) (float64, string, er
 	return age, strings.Join(strings.Fields(query), " "), err
 }
 
-// redisDatabase returns the URL of logical database db on the server of
-// serverURL, flushed now and when the test ends.
-func redisDatabase(t *testing.T, serverURL string, db int) string {
+// redisNamespace returns FAKA_TEST_REDIS_URL (its server and logical
+// database, as given) with a key_prefix of this test's own, so that the
+// instances write only keys under it; they are deleted now and when the
+// test ends, and no other key of that database is touched: two runs on one
+// Redis keep apart.
+func redisNamespace(t *testing.T, serverURL string) string {
 	t.Helper()
 	u, err := url.Parse(serverURL)
 	if err != nil {
 		t.Fatalf("FAKA_TEST_REDIS_URL: %v", err)
 	}
-	u.Path = "/" + strconv.Itoa(db)
-	dbURL := u.String()
+	b := make([]byte, 6)
+	rand.Read(b)
+	q := u.Query()
+	q.Set("key_prefix", "faka-e2e-"+hex.EncodeToString(b)+":")
+	u.RawQuery = q.Encode()
+	nsURL := u.String()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := flushRedis(ctx, dbURL); err != nil {
+	if err := flushRedis(ctx, nsURL); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := flushRedis(ctx, dbURL); err != nil {
+		if err := flushRedis(ctx, nsURL); err != nil {
 			t.Error(err)
 		}
 	})
-	return dbURL
+	return nsURL
 }
 
-// redisKeys returns how many keys the logical database dbURL names holds.
-func redisKeys(ctx context.Context, dbURL string) (int64, error) {
-	opts, err := redis.ParseURL(dbURL)
+// redisClient connects to the database of nsURL and returns its
+// key_prefix (redisNamespace's), which go-redis does not read.
+func redisClient(nsURL string) (*redis.Client, string, error) {
+	u, err := url.Parse(nsURL)
 	if err != nil {
-		return 0, fmt.Errorf("redis URL: %w", err)
+		return nil, "", fmt.Errorf("redis URL: %w", err)
 	}
-	rdb := redis.NewClient(opts)
-	defer rdb.Close()
-	n, err := rdb.DBSize(ctx).Result()
+	q := u.Query()
+	prefix := q.Get("key_prefix")
+	if prefix == "" {
+		return nil, "", fmt.Errorf("redis URL %s has no key_prefix", nsURL)
+	}
+	q.Del("key_prefix")
+	u.RawQuery = q.Encode()
+	opts, err := redis.ParseURL(u.String())
 	if err != nil {
-		return 0, fmt.Errorf("redis DBSIZE on %s: %w", dbURL, err)
+		return nil, "", fmt.Errorf("redis URL: %w", err)
 	}
-	return n, nil
+	return redis.NewClient(opts), prefix, nil
 }
 
-// flushRedis empties the one logical database dbURL names: the fault test's
-// FLUSHALL, without touching what other tests keep on the same server.
-func flushRedis(ctx context.Context, dbURL string) error {
-	opts, err := redis.ParseURL(dbURL)
+// redisScan calls fn with each batch of keys under nsURL's prefix.
+func redisScan(ctx context.Context, nsURL string, fn func(rdb *redis.Client, keys []string) error) error {
+	rdb, prefix, err := redisClient(nsURL)
 	if err != nil {
-		return fmt.Errorf("redis URL: %w", err)
+		return err
 	}
-	rdb := redis.NewClient(opts)
 	defer rdb.Close()
-	if err := rdb.FlushDB(ctx).Err(); err != nil {
-		return fmt.Errorf("redis FLUSHDB on %s: %w", dbURL, err)
+	var cursor uint64
+	for {
+		keys, next, err := rdb.Scan(ctx, cursor, prefix+"*", 500).Result()
+		if err != nil {
+			return fmt.Errorf("redis SCAN %s*: %w", prefix, err)
+		}
+		if len(keys) > 0 {
+			if err := fn(rdb, keys); err != nil {
+				return err
+			}
+		}
+		if cursor = next; cursor == 0 {
+			return nil
+		}
 	}
-	return nil
+}
+
+// redisKeys returns how many keys the instances keep under nsURL's prefix.
+func redisKeys(ctx context.Context, nsURL string) (int64, error) {
+	var n int64
+	err := redisScan(ctx, nsURL, func(_ *redis.Client, keys []string) error {
+		n += int64(len(keys))
+		return nil
+	})
+	return n, err
+}
+
+// flushRedis deletes every key under nsURL's prefix: the fault test's
+// FLUSHALL, without touching anything else on the same server.
+func flushRedis(ctx context.Context, nsURL string) error {
+	return redisScan(ctx, nsURL, func(rdb *redis.Client, keys []string) error {
+		if err := rdb.Del(ctx, keys...).Err(); err != nil {
+			return fmt.Errorf("redis DEL: %w", err)
+		}
+		return nil
+	})
 }

@@ -298,6 +298,7 @@ func (s *Server) routes(metricsHandler http.Handler) {
 	m.HandleFunc("POST /api/v1/orders/{order_no}/deliver", s.admin(s.deliverOrder))
 
 	m.HandleFunc("GET /api/v1/reconcile", s.admin(s.reconcile))
+	m.HandleFunc("GET /api/v1/openapi.json", s.openAPI)
 
 	m.HandleFunc("GET /api/v1/gateways", s.listGateways)
 	m.HandleFunc("PUT /api/v1/gateways/{name}", s.admin(s.putGateway))
@@ -315,6 +316,8 @@ func (s *Server) routes(metricsHandler http.Handler) {
 // ServeHTTP sets the headers every response carries, recovers from
 // panics, and answers unknown routes and wrong methods in JSON.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w, logAccess := s.startAccess(w, r)
+	defer logAccess()
 	h := w.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")

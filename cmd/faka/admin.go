@@ -13,30 +13,29 @@ import (
 	"github.com/faka-dev/faka/password"
 )
 
-const adminUsage = `usage: faka admin create --email EMAIL     create a console account
-       faka admin password --email EMAIL   set an account's password (ends its sessions)
-
-The password comes from FAKA_ADMIN_PASSWORD or, when that is unset, from
-the first line of standard input; never from a flag, which would show in ps.`
-
-// cmdAdmin manages the console's accounts.
-func cmdAdmin(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
+// cmdAdmin manages the console's accounts. The password comes from
+// FAKA_ADMIN_PASSWORD or standard input, never from a flag, which would
+// show in ps.
+func cmdAdmin(ctx context.Context, out cli, args []string, getenv func(string) string, stdin io.Reader) error {
 	if len(args) == 0 || (args[0] != "create" && args[0] != "password") {
-		return errors.New(adminUsage)
+		return subcommandHelp(out, args, joinHelp("admin create", "admin password"))
 	}
 	var email string
-	c, fs, err := parse("admin "+args[0], args[1:], getenv, func(fs *flag.FlagSet) {
+	c, rest, err := parseCmd(out, "admin "+args[0], args[1:], getenv, func(fs *flag.FlagSet) {
 		fs.StringVar(&email, "email", "", "the account's email address")
 	})
 	if err != nil {
 		return err
 	}
-	if fs.NArg() != 0 {
-		return errors.New(adminUsage)
+	if len(rest) != 0 {
+		return usageError("admin %s takes no arguments, got %q (faka admin %[1]s -h)", args[0], rest[0])
 	}
 	email, err = faka.NormalizeEmail(email)
 	if err != nil {
-		return fmt.Errorf("--email: %w", err)
+		return &failure{code: 2, err: fmt.Errorf("--email: %w", err)}
+	}
+	if err := requireShop(ctx, c); err != nil {
+		return err
 	}
 	pw, err := readPassword(getenv, stdin)
 	if err != nil {
@@ -60,17 +59,20 @@ func cmdAdmin(ctx context.Context, args []string, getenv func(string) string, st
 		if err := accounts.AdminCreate(ctx, a); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "created console account %d for %s; sign in at /admin\n", a.ID, a.Email)
+		fmt.Fprintf(out.stdout, "created console account %d for %s; sign in at /admin\n", a.ID, a.Email)
 		return nil
 	}
 	a, err := accounts.AdminByEmail(ctx, email)
+	if faka.ErrorCode(err) == faka.ENotFound {
+		return fmt.Errorf("no console account for %s (faka admin create --email %[1]s makes one)", email)
+	}
 	if err != nil {
-		return fmt.Errorf("no account for %s: %w", email, err)
+		return fmt.Errorf("find the account of %s: %w", email, err)
 	}
 	if err := accounts.AdminSetPassword(ctx, a.ID, hash); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "password of %s changed; its sessions are ended\n", a.Email)
+	fmt.Fprintf(out.stdout, "password of %s changed; its sessions are ended\n", a.Email)
 	return nil
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,6 +23,16 @@ func TestAdminCreate(t *testing.T) {
 		return code, out.String() + errOut.String()
 	}
 
+	if code, out := admin("correct horse battery\n", "create", "--email", "Owner@Example.COM"); code != 2 ||
+		!strings.Contains(out, "no shop database at "+filepath.Join(dir, "faka.db")) {
+		t.Fatalf("create without a shop: %d %s", code, out)
+	}
+	if code, out := admin("", "password", "--email", "nobody@example.com"); code != 2 {
+		t.Fatalf("password without a shop: %d %s", code, out)
+	}
+	if code := run(context.Background(), []string{"migrate", "--create"}, getenv, nil, io.Discard, io.Discard); code != 0 {
+		t.Fatalf("migrate --create: exit %d", code)
+	}
 	if code, out := admin("correct horse battery\n", "create", "--email", "Owner@Example.COM"); code != 0 ||
 		!strings.Contains(out, "created console account 1 for owner@example.com") {
 		t.Fatalf("create from stdin: %d %s", code, out)
@@ -43,6 +54,10 @@ func TestAdminCreate(t *testing.T) {
 		t.Fatalf("a --password flag must not exist: %d %s", code, out)
 	}
 	env["FAKA_ADMIN_PASSWORD"] = "from the environment"
+	if code, out := admin("", "password", "--email", "nobody@example.com"); code != 1 ||
+		!strings.Contains(out, "no console account for nobody@example.com") || strings.Contains(out, "sql:") {
+		t.Fatalf("password of an unknown account: %d %s", code, out)
+	}
 	if code, out := admin("", "password", "--email", "owner@example.com"); code != 0 || !strings.Contains(out, "changed") {
 		t.Fatalf("password from the environment: %d %s", code, out)
 	}

@@ -62,7 +62,7 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 	fs.IntVar(&c.BaselineConns, "baseline-conns", 16, "connections of the PostgreSQL baselines' pool")
 	fs.IntVar(&c.BaselineAttempts, "baseline-attempts", 0, "cap each baseline's drop at this many attempts, same keys (0: -attempts); for drops the baselines would take minutes over")
 	fs.IntVar(&f.importKeys, "import", 0, "instead of the flash sale, the bulk benchmark: `faka keys import` of this many keys into a `faka serve` child process on SQLite, a drop of -attempts on them (peak RSS of the server), then an admin API upload of -upload keys")
-	fs.IntVar(&f.uploadKeys, "upload", -1, "with -import: keys uploaded through the admin API after the drop (default: as many as -import; 0: none)")
+	fs.IntVar(&f.uploadKeys, "upload", -1, "with -import: keys uploaded through the admin API after the drop; -1: as many as -import, 0: none")
 	fs.IntVar(&f.uploadPart, "upload-part", 200_000, "with -import: keys per upload request")
 	fs.StringVar(&f.fakaBin, "faka-bin", "", "with -import: the faka executable to run as the server and the importer (default: this one)")
 	fs.StringVar(&c.URL, "url", "", "benchmark a running server at this loopback URL instead of starting one (needs -admin-token and -sandbox-secret)")

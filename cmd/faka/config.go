@@ -39,9 +39,12 @@ type Config struct {
 // FAKA_ORDER_RATE is unset: generous for people, tight for scripts.
 const DefaultOrderRate = 60
 
-// configFlags registers the shared flags on fs, with defaults taken from
-// getenv, and returns a func that finishes the Config after fs.Parse.
-func configFlags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() error) {
+// configFlags registers the flags of where the shop lives on fs, and with
+// server also those of how `faka serve` answers, with defaults taken from
+// getenv; it returns a func that finishes the Config after fs.Parse. A
+// setting without its flag still comes from the environment, so that every
+// command sees one configuration, but it shows only the flags it uses.
+func configFlags(fs *flag.FlagSet, getenv func(string) string, server bool) (*Config, func() error) {
 	env := func(k, def string) string {
 		if v := getenv(k); v != "" {
 			return v
@@ -50,14 +53,21 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*Config, func() 
 	}
 	c := &Config{}
 	var rate, proxies string
-	fs.StringVar(&c.Addr, "addr", env("FAKA_ADDR", "127.0.0.1:8080"), "listen address (FAKA_ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", env("FAKA_DATA_DIR", "./data"), "directory of the embedded database and the generated master key (FAKA_DATA_DIR)")
-	fs.StringVar(&c.DatabaseURL, "database-url", env("FAKA_DATABASE_URL", ""), "empty for the embedded SQLite database (FAKA_DATABASE_URL)")
-	fs.StringVar(&c.RedisURL, "redis-url", env("FAKA_REDIS_URL", ""), "redis://… for a shared admission gate (FAKA_REDIS_URL)")
+	fs.StringVar(&c.DatabaseURL, "database-url", env("FAKA_DATABASE_URL", ""), "empty for the embedded SQLite database in the data directory, sqlite:PATH or postgres://… (FAKA_DATABASE_URL)")
 	fs.StringVar(&c.MasterKeyFile, "master-key-file", env("FAKA_MASTER_KEY_FILE", ""), "file of the key that encrypts card keys; default $FAKA_DATA_DIR/master.key (FAKA_MASTER_KEY_FILE)")
-	fs.StringVar(&c.PublicURL, "public-url", env("FAKA_PUBLIC_URL", ""), "base of pay, notify and return URLs; default http://$FAKA_ADDR (FAKA_PUBLIC_URL)")
-	fs.StringVar(&rate, "order-rate", env("FAKA_ORDER_RATE", strconv.Itoa(DefaultOrderRate)), "order creations per minute per client IP; 0 = unlimited (FAKA_ORDER_RATE)")
-	fs.StringVar(&proxies, "trusted-proxies", env("FAKA_TRUSTED_PROXIES", ""), "comma-separated CIDRs whose X-Forwarded-For is believed (FAKA_TRUSTED_PROXIES)")
+	c.Addr = env("FAKA_ADDR", "127.0.0.1:8080")
+	c.RedisURL = env("FAKA_REDIS_URL", "")
+	c.PublicURL = env("FAKA_PUBLIC_URL", "")
+	rate = env("FAKA_ORDER_RATE", strconv.Itoa(DefaultOrderRate))
+	proxies = env("FAKA_TRUSTED_PROXIES", "")
+	if server {
+		fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (FAKA_ADDR)")
+		fs.StringVar(&c.RedisURL, "redis-url", c.RedisURL, "redis://… for a shared admission gate (FAKA_REDIS_URL)")
+		fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "base of pay, notify and return URLs; default http://$FAKA_ADDR (FAKA_PUBLIC_URL)")
+		fs.StringVar(&rate, "order-rate", rate, "order creations per minute per client IP; 0 = unlimited (FAKA_ORDER_RATE)")
+		fs.StringVar(&proxies, "trusted-proxies", proxies, "comma-separated CIDRs whose X-Forwarded-For is believed (FAKA_TRUSTED_PROXIES)")
+	}
 	// Secrets come from the environment only: flags show up in ps.
 	c.AdminToken = getenv("FAKA_ADMIN_TOKEN")
 	c.SandboxSecret = getenv("FAKA_SANDBOX_SECRET")

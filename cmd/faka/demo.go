@@ -49,38 +49,52 @@ func seedDemo(ctx context.Context, e *engine.Engine, out io.Writer) error {
 const demoAccount = "admin@example.com"
 
 // seedDemoAdmin creates the demo console account when the store has no
-// account at all, and returns its password ("" when it made none).
-func seedDemoAdmin(ctx context.Context, st store) (string, error) {
+// account at all. It returns the demo account when the store has it (made
+// now or on an earlier run; "" otherwise) and its password when it made it
+// now ("" otherwise: the password was shown once, on that run).
+func seedDemoAdmin(ctx context.Context, st store) (account, pw string, err error) {
 	accounts, ok := st.(faka.AccountStore)
 	if !ok {
-		return "", nil
+		return "", "", nil
 	}
 	n, err := accounts.AdminCount(ctx)
-	if err != nil || n > 0 {
-		return "", err
+	if err != nil {
+		return "", "", err
 	}
-	pw := randomHex(8)
+	if n > 0 {
+		if _, err := accounts.AdminByEmail(ctx, demoAccount); err != nil {
+			if faka.ErrorCode(err) == faka.ENotFound {
+				return "", "", nil
+			}
+			return "", "", err
+		}
+		return demoAccount, "", nil
+	}
+	pw = randomHex(8)
 	hash, err := password.Hash(pw, password.DefaultParams())
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if err := accounts.AdminCreate(ctx, &faka.Admin{Email: demoAccount, PasswordHash: hash}); err != nil {
-		return "", fmt.Errorf("demo console account: %w", err)
+		return "", "", fmt.Errorf("demo console account: %w", err)
 	}
-	return pw, nil
+	return demoAccount, pw, nil
 }
 
 // printBanner tells a newcomer how to use the running demo.
-func printBanner(out io.Writer, c *Config, adminPassword string) {
+func printBanner(out io.Writer, c *Config, account, adminPassword string) {
 	fmt.Fprintf(out, `
 faka is running at %[1]s
   shop:                                %[1]s/
   admin token (FAKA_ADMIN_TOKEN):      %[2]s
   sandbox secret (FAKA_SANDBOX_SECRET): %[3]s
 `, c.PublicURL, c.AdminToken, c.SandboxSecret)
-	if adminPassword != "" {
-		fmt.Fprintf(out, "  console:                             %s/admin  (%s / %s)\n", c.PublicURL, demoAccount, adminPassword)
-	} else {
+	switch {
+	case adminPassword != "":
+		fmt.Fprintf(out, "  console:                             %s/admin  (%s / %s)\n", c.PublicURL, account, adminPassword)
+	case account != "":
+		fmt.Fprintf(out, "  console:                             %s/admin  (%s; its password was printed on the first run; faka admin password --email %[2]s sets a new one)\n", c.PublicURL, account)
+	default:
 		fmt.Fprintf(out, "  console:                             %s/admin  (faka admin password --email … sets a password)\n", c.PublicURL)
 	}
 	fmt.Fprintf(out, `

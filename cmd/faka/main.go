@@ -1,11 +1,5 @@
-// Command faka runs the faka store and its maintenance tasks.
-//
-//	faka serve [--demo]                  run the store
-//	faka migrate                         create or upgrade the database
-//	faka keys import --product ID FILE   import card keys, one per line
-//	faka reconcile [-gateways]           check every invariant (and agreement with the gateways); exit 1 on a violation
-//	faka admin create --email EMAIL      create a console account (password on stdin)
-//	faka bench [-quick]                  flash-sale benchmark against the textbook baselines
+// Command faka runs the faka store and its maintenance tasks; `faka help`
+// lists the commands and `faka COMMAND -h` a command's flags.
 package main
 
 import (
@@ -17,8 +11,10 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
-	"time"
+
+	"github.com/faka-dev/faka"
 )
 
 func main() {
@@ -31,18 +27,23 @@ func main() {
 const usage = `faka: an instant-delivery store for digital goods.
 
 Usage:
-  faka serve [flags]                      run the store (--demo loads sample data into an empty store)
-  faka migrate [flags]                    create or upgrade the database, then exit
+  faka serve [--demo] [flags]             run the store (--demo loads sample data into an empty store)
+  faka migrate [--create]                 upgrade the database, then exit (--create: make a new, empty shop)
   faka migrate --from sqlite:PATH --to postgres://…   move a shop to PostgreSQL
   faka keys import --product ID FILE      import card keys, one per line ("-" reads standard input)
-  faka reconcile [flags]                  check every invariant; exit status 1 on any violation
-                                          (-gateways: also ask the gateways about the last -since 48h of orders)
-  faka admin create --email EMAIL         create a console account (/admin); the password comes
-                                          from FAKA_ADMIN_PASSWORD or standard input
+  faka reconcile [-gateways [-since 48h]] check every invariant; exit status 1 on any violation
+  faka admin create --email EMAIL         create a console account (/admin)
+  faka admin password --email EMAIL       set an account's password and end its sessions
+                                          (the password comes from FAKA_ADMIN_PASSWORD or standard input)
+  faka backup FILE                        write a verified copy of the embedded database while the shop sells
+  faka restore FILE                       put a backup into an empty data directory
+  faka healthcheck [-url URL]             exit 0 when the running server is ready (a container's HEALTHCHECK)
   faka bench [-quick] [flags]             flash-sale benchmark with the textbook baselines (last stdout line: JSON)
+  faka version                            print the version, commit and build date (also --version)
 
 Run "faka COMMAND -h" for a command's flags. Settings also come from FAKA_*
-environment variables (flags win); see README.md.
+environment variables (flags win); see README.md. Exit status: 0 done, 1 failed
+(or a violation found), 2 wrong usage or no shop where one was expected.
 `
 
 // run is main without the process: it returns the exit status.
@@ -52,21 +53,31 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	out := cli{stdout: stdout, stderr: stderr}
 	var err error
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "serve":
-		err = cmdServe(ctx, rest, getenv, stdout, log)
+		err = cmdServe(ctx, out, rest, getenv, log)
 	case "migrate":
-		err = cmdMigrate(ctx, rest, getenv, stdout, log)
+		err = cmdMigrate(ctx, out, rest, getenv, log)
 	case "keys":
-		err = cmdKeys(ctx, rest, getenv, stdin, stdout, log)
+		err = cmdKeys(ctx, out, rest, getenv, stdin, log)
 	case "reconcile":
-		err = cmdReconcile(ctx, rest, getenv, stdout, log)
+		err = cmdReconcile(ctx, out, rest, getenv, log)
 	case "admin":
-		err = cmdAdmin(ctx, rest, getenv, stdin, stdout)
+		err = cmdAdmin(ctx, out, rest, getenv, stdin)
+	case "backup":
+		err = cmdBackup(ctx, out, rest, getenv)
+	case "restore":
+		err = cmdRestore(ctx, out, rest, getenv)
+	case "healthcheck":
+		err = cmdHealthcheck(ctx, out, rest, getenv)
 	case "bench":
 		err = cmdBench(ctx, rest, getenv, stdout, stderr)
-	case "help", "-h", "--help":
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, readVersion())
+		return 0
+	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
@@ -74,6 +85,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return 2
 	}
 	var ex exitError
+	var fail *failure
 	switch {
 	case err == nil:
 		return 0
@@ -81,10 +93,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return 0
 	case errors.As(err, &ex):
 		return int(ex)
+	case errors.As(err, &fail):
+		fmt.Fprintf(stderr, "faka: %s\n", describe(fail.err))
+		return fail.code
 	default:
-		fmt.Fprintf(stderr, "faka: %v\n", err)
+		fmt.Fprintf(stderr, "faka: %s\n", describe(err))
 		return 1
 	}
+}
+
+// cli is where a command writes: results to stdout, help and complaints
+// to stderr (help asked for with -h goes to stdout).
+type cli struct {
+	stdout, stderr io.Writer
 }
 
 // exitError ends a command with a status and no further message.
@@ -92,138 +113,32 @@ type exitError int
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
-// parse registers the shared flags and parses args.
-func parse(name string, args []string, getenv func(string) string, extra func(*flag.FlagSet)) (*Config, *flag.FlagSet, error) {
-	fs := flag.NewFlagSet("faka "+name, flag.ContinueOnError)
-	c, finish := configFlags(fs, getenv)
-	if extra != nil {
-		extra(fs)
-	}
-	if err := fs.Parse(args); err != nil {
-		return nil, nil, err
-	}
-	if err := finish(); err != nil {
-		return nil, nil, err
-	}
-	return c, fs, nil
+// failure ends a command with a message and a status other than 1.
+type failure struct {
+	code int
+	err  error
 }
 
-func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, log *slog.Logger) error {
-	var demo bool
-	var poll func() (time.Duration, error)
-	c, _, err := parse("serve", args, getenv, func(fs *flag.FlagSet) {
-		fs.BoolVar(&demo, "demo", false, "load sample products into an empty store and make up the admin token and sandbox secret if unset")
-		poll = pollFlag(fs, getenv)
-	})
-	if err != nil {
-		return err
-	}
-	interval, err := poll()
-	if err != nil {
-		return err
-	}
-	c.Demo = demo
-	setMemoryLimit(getenv, log)
-	m := &Main{Config: *c, Logger: log, Out: stdout, PollInterval: interval}
-	if err := m.Open(ctx); err != nil {
-		m.Close()
-		return err
-	}
-	if demo {
-		printBanner(stdout, &m.Config, m.demoPassword)
-	}
-	<-ctx.Done()
-	log.Info("shutting down")
-	return m.Close()
+func (f *failure) Error() string { return f.err.Error() }
+func (f *failure) Unwrap() error { return f.err }
+
+// usageError is a failure with status 2: the command was called wrongly,
+// or there is no shop where it looked.
+func usageError(format string, args ...any) error {
+	return &failure{code: 2, err: fmt.Errorf(format, args...)}
 }
 
-func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, log *slog.Logger) error {
-	var from, to string
-	c, _, err := parse("migrate", args, getenv, func(fs *flag.FlagSet) {
-		fs.StringVar(&from, "from", "", "with --to: copy the shop from this database (sqlite:PATH)")
-		fs.StringVar(&to, "to", "", "with --from: into this empty database (postgres://…)")
-	})
-	if err != nil {
-		return err
+// describe is err's text for a person: a domain error with a code other
+// than internal says its message without the driver's cause underneath
+// (no "sql: no rows in result set").
+func describe(err error) string {
+	s := err.Error()
+	var fe *faka.Error
+	if !errors.As(err, &fe) || fe.Code == faka.EInternal || fe.Message == "" {
+		return s
 	}
-	if from != "" || to != "" {
-		return copyShop(ctx, from, to, stdout)
+	if inner := fe.Error(); inner != fe.Message && strings.HasSuffix(s, inner) {
+		return strings.TrimSuffix(s, inner) + fe.Message
 	}
-	st, _, err := openEngine(ctx, c, log, nil)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "database %s is up to date\n", c.databaseName())
-	return st.Close()
-}
-
-func cmdKeys(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer, log *slog.Logger) error {
-	if len(args) == 0 || args[0] != "import" {
-		return errors.New(`usage: faka keys import --product ID FILE`)
-	}
-	var product int64
-	c, fs, err := parse("keys import", args[1:], getenv, func(fs *flag.FlagSet) {
-		fs.Int64Var(&product, "product", 0, "product ID to import into")
-	})
-	if err != nil {
-		return err
-	}
-	if product <= 0 || fs.NArg() != 1 {
-		return errors.New(`usage: faka keys import --product ID FILE   (FILE "-" reads standard input)`)
-	}
-	in := stdin
-	if name := fs.Arg(0); name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			return fmt.Errorf("open keys file: %w", err)
-		}
-		defer f.Close()
-		in = f
-	}
-	st, e, err := openEngine(ctx, c, log, nil)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	res, err := e.ImportKeys(ctx, product, in)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "imported %d, duplicates %d, rejected %d, backorders fulfilled %d\n",
-		res.Imported, res.Duplicates, res.Rejected, res.Fulfilled)
-	return nil
-}
-
-func cmdReconcile(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, log *slog.Logger) error {
-	var gateways bool
-	var since time.Duration
-	c, _, err := parse("reconcile", args, getenv, func(fs *flag.FlagSet) {
-		fs.BoolVar(&gateways, "gateways", false, "also ask the enabled gateways about recent orders; exit status 1 on any disagreement")
-		fs.DurationVar(&since, "since", 48*time.Hour, "with -gateways: the orders created within this long")
-	})
-	if err != nil {
-		return err
-	}
-	st, e, kr, err := openKeyedEngine(ctx, c, log, nil)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	rep, err := e.Reconcile(ctx)
-	if err != nil {
-		return err
-	}
-	printReport(stdout, rep)
-	ok := rep.OK
-	if gateways {
-		agree, err := auditGateways(ctx, c, st, e, kr, log, since, stdout)
-		if err != nil {
-			return err
-		}
-		ok = ok && agree
-	}
-	if !ok {
-		return exitError(1)
-	}
-	return nil
+	return s
 }

@@ -427,7 +427,7 @@ func TestDemoSeedsAnEmptyStoreOnce(t *testing.T) {
 		if err := m.Open(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		printBanner(&out, &m.Config, m.demoPassword)
+		printBanner(&out, &m.Config, m.demoAccount, m.demoPassword)
 		return m, &out
 	}
 	m, out := start()
@@ -449,10 +449,13 @@ func TestDemoSeedsAnEmptyStoreOnce(t *testing.T) {
 	}
 	m.Close()
 
-	m2, _ := start()
+	m2, out2 := start()
 	defer m2.Close()
 	if m2.demoPassword != "" {
 		t.Fatal("a second start made another console account")
+	}
+	if !strings.Contains(out2.String(), demoAccount) || strings.Contains(out2.String(), m.demoPassword) {
+		t.Errorf("the second banner does not name the console account, or repeats its password:\n%s", out2)
 	}
 	c.base = m2.URL()
 	if status, b := c.do("GET", "/api/v1/products", nil, nil); status != 200 || strings.Count(string(b), `"id"`) != 2 {

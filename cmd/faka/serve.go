@@ -45,7 +45,10 @@ type Main struct {
 	listener net.Listener
 	server   *http.Server
 	redis    *redis.Client
+	// redisPrefix begins every Redis key (FAKA_REDIS_URL's key_prefix).
+	redisPrefix string
 
+	demoAccount  string             // the demo console account, when the store has it
 	demoPassword string             // the demo console account's, when --demo made one
 	stopReload   context.CancelFunc // stops reloading the gateways' settings
 
@@ -53,6 +56,11 @@ type Main struct {
 	// orders whose notification has not come (FAKA_POLL_INTERVAL); 0: never.
 	PollInterval time.Duration
 	stopPoller   func() // stops the payment poller and waits for it
+
+	// Backup is the schedule of backups of the embedded database
+	// (FAKA_BACKUP_DIR…); its Dir "" is off.
+	Backup  BackupSchedule
+	backups *backupLoop
 }
 
 // store is what the binary needs of a store: faka.Store and a readiness
@@ -196,9 +204,12 @@ func (m *Main) Open(ctx context.Context) error {
 		if err := seedDemo(ctx, e, m.Out); err != nil {
 			return err
 		}
-		if m.demoPassword, err = seedDemoAdmin(ctx, st); err != nil {
+		if m.demoAccount, m.demoPassword, err = seedDemoAdmin(ctx, st); err != nil {
 			return err
 		}
+	}
+	if err := m.startBackups(); err != nil {
+		return err
 	}
 	m.server = &http.Server{
 		Handler:           h,
@@ -214,8 +225,7 @@ func (m *Main) Open(ctx context.Context) error {
 			m.Logger.Error("http server stopped", "err", err)
 		}
 	}()
-	m.Logger.Info("faka is serving", "url", c.PublicURL, "database", c.databaseName(),
-		"master_key", kr.KeyFingerprint(), "sandbox", c.SandboxSecret != "", "admin_api", c.AdminToken != "")
+	m.logSummary(ctx, gws, kr.KeyFingerprint())
 	return nil
 }
 
@@ -266,15 +276,16 @@ func (m *Main) openCounter(ctx context.Context) (engine.Counter, error) {
 	if m.Config.RedisURL == "" {
 		return nil, nil
 	}
-	opt, err := redis.ParseURL(m.Config.RedisURL)
+	opt, prefix, err := redisOptions(m.Config.RedisURL)
 	if err != nil {
-		return nil, fmt.Errorf("FAKA_REDIS_URL: %w", err)
+		return nil, err
 	}
+	m.redisPrefix = prefix
 	m.redis = redis.NewClient(opt)
 	if err := m.redis.Ping(ctx).Err(); err != nil {
 		m.Logger.Warn("redis does not answer yet; admitting through the database alone until it does", "addr", opt.Addr, "err", err)
 	}
-	return redisgate.New(m.redis, ""), nil
+	return redisgate.New(m.redis, prefix+"gate:"), nil
 }
 
 // sharedLimiter returns the Redis rate limiter when Redis is configured.
@@ -283,7 +294,7 @@ func (m *Main) sharedLimiter() web.SharedLimiter {
 	if m.redis == nil {
 		return nil
 	}
-	return redisgate.NewRateLimiter(m.redis, "faka:rate:")
+	return redisgate.NewRateLimiter(m.redis, m.redisPrefix+"rate:")
 }
 
 // gateDetail is the admission gate's part of /readyz.
@@ -319,6 +330,7 @@ func (m *Main) Close() error {
 	if m.stopPoller != nil {
 		m.stopPoller()
 	}
+	m.backups.stop()
 	if m.Engine != nil {
 		m.Engine.Close()
 	}
