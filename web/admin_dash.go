@@ -62,6 +62,16 @@ type dashData struct {
 	Backorders   int
 	ToDeliver    int
 	LowCount     int
+	Backup       backupInfo
+}
+
+// backupInfo is the dashboard's line about the last backup.
+type backupInfo struct {
+	Shown bool   // the store is the embedded database
+	Done  bool   // a backup was taken
+	At    string // when, in the shop's time zone
+	Stale bool   // more than two days ago
+	Path  string
 }
 
 // dashboard serves GET /admin: today's and 30 days' orders, revenue and
@@ -77,6 +87,14 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, p *page, _ *f
 		return
 	}
 	d := dashData{}
+	if s.cfg.LastBackup != nil {
+		at, path, ok := s.cfg.LastBackup()
+		d.Backup = backupInfo{Shown: true, Done: ok, Path: path}
+		if ok {
+			d.Backup.At = at.In(s.loc).Format("2006-01-02 15:04 MST")
+			d.Backup.Stale = time.Since(at) > 48*time.Hour
+		}
+	}
 	todayIdx := int(today.Sub(from) / (24 * time.Hour))
 	perDay := make([][]faka.SalesDay, chartDays)
 	for _, sd := range days {

@@ -543,3 +543,36 @@ func TestConsoleCrossOrigin(t *testing.T) {
 	}
 	b.unchanged(before)
 }
+
+// TestDashboardLastBackup: the console says when the embedded database
+// was last backed up, warns when it never was or long ago, and shows
+// nothing when the store has no such backups (PostgreSQL).
+func TestDashboardLastBackup(t *testing.T) {
+	t.Parallel()
+	var at time.Time
+	var done bool
+	b := setup(t, func(c *web.Config) {
+		c.LastBackup = func() (time.Time, string, bool) { return at, "/backups/faka-1.db", done }
+	})
+	br := b.browser()
+	br.signIn()
+	br.get("/?lang=en")
+	if body := page(t, br.get("/admin"), http.StatusOK); !strings.Contains(body, "No backup yet") {
+		t.Fatalf("dashboard without a backup does not say so")
+	}
+	at, done = time.Now().Add(-time.Hour), true
+	body := page(t, br.get("/admin"), http.StatusOK)
+	if !strings.Contains(body, "Last backup:") || !strings.Contains(body, "/backups/faka-1.db") || strings.Contains(body, "two days ago") {
+		t.Fatalf("dashboard after a fresh backup lacks it or calls it stale")
+	}
+	at = time.Now().Add(-72 * time.Hour)
+	if body := page(t, br.get("/admin"), http.StatusOK); !strings.Contains(body, "more than two days ago") {
+		t.Fatalf("dashboard does not warn of a stale backup")
+	}
+	plain := setup(t)
+	pb := plain.browser()
+	pb.signIn()
+	if body := page(t, pb.get("/admin"), http.StatusOK); strings.Contains(body, "backup") {
+		t.Fatalf("dashboard without LastBackup talks of backups")
+	}
+}

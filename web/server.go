@@ -89,6 +89,10 @@ type Config struct {
 	// ReadyDetail, when set, adds facts to /readyz's reply, such as whether
 	// the shared admission gate is bypassed (ready, but slower).
 	ReadyDetail func() map[string]any
+	// LastBackup, when set, reports the last backup of the embedded
+	// database (ok false: none yet), shown on the console's dashboard; nil
+	// shows nothing (PostgreSQL is backed up with its own tools).
+	LastBackup func() (at time.Time, path string, ok bool)
 	// SharedLimiter, when set, makes the order rate limits count across
 	// every instance (Redis); nil keeps them in process.
 	SharedLimiter SharedLimiter

@@ -32,6 +32,11 @@ func cmdBackup(ctx context.Context, out cli, args []string, getenv func(string) 
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
+	if abs, err := filepath.Abs(dst); err == nil {
+		if err := recordBackup(c.DataDir, abs, start); err != nil {
+			fmt.Fprintf(out.stderr, "warning: %v\n", err)
+		}
+	}
 	fmt.Fprintf(out.stdout, "backed up %s to %s (%d bytes, %s): integrity ok, every invariant holds (%d products)\n",
 		c.dbPath(), dst, info.Size(), time.Since(start).Round(time.Millisecond), len(rep.Products))
 	fmt.Fprintf(out.stdout, "Keep the master key %s with it: without that file the card keys in the copy cannot be read.\n", c.MasterKeyFile)

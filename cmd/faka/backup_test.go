@@ -194,3 +194,26 @@ func TestServeRunsAndStopsTheBackupSchedule(t *testing.T) {
 		t.Fatal("a backup was taken after Close")
 	}
 }
+
+// TestLastBackupRecord: what a backup records is what the dashboard reads,
+// and a missing or damaged record reads as none.
+func TestLastBackupRecord(t *testing.T) {
+	dir := t.TempDir()
+	if _, _, ok := readLastBackup(dir); ok {
+		t.Fatal("a data directory without a record has a last backup")
+	}
+	at := time.Date(2026, 12, 3, 11, 2, 0, 0, time.UTC)
+	if err := recordBackup(dir, "/var/backups/faka 1.db", at); err != nil {
+		t.Fatal(err)
+	}
+	got, path, ok := readLastBackup(dir)
+	if !ok || !got.Equal(at) || path != "/var/backups/faka 1.db" {
+		t.Fatalf("readLastBackup = %v %q %v", got, path, ok)
+	}
+	if err := os.WriteFile(filepath.Join(dir, lastBackupFile), []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := readLastBackup(dir); ok {
+		t.Fatal("a damaged record reads as a backup")
+	}
+}

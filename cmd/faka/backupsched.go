@@ -118,9 +118,8 @@ func (b BackupSchedule) take(ctx context.Context, src, dataDir string, now time.
 	if _, err := sqlite.Backup(ctx, src, path); err != nil {
 		return "", err
 	}
-	note := now.UTC().Format(time.RFC3339) + " " + path + "\n"
-	if err := os.WriteFile(filepath.Join(dataDir, lastBackupFile), []byte(note), 0o600); err != nil {
-		return path, fmt.Errorf("record the backup: %w", err)
+	if err := recordBackup(dataDir, path, now); err != nil {
+		return path, err
 	}
 	return path, b.prune()
 }
@@ -149,4 +148,29 @@ func (b BackupSchedule) prune() error {
 		names = names[1:]
 	}
 	return nil
+}
+
+// recordBackup notes in the data directory when and where the last backup
+// went, for the console's dashboard (readLastBackup).
+func recordBackup(dataDir, path string, at time.Time) error {
+	note := at.UTC().Format(time.RFC3339) + " " + path + "\n"
+	if err := os.WriteFile(filepath.Join(dataDir, lastBackupFile), []byte(note), 0o600); err != nil {
+		return fmt.Errorf("record the backup: %w", err)
+	}
+	return nil
+}
+
+// readLastBackup returns the backup recordBackup noted last; ok is false
+// when there is none (or the note cannot be read).
+func readLastBackup(dataDir string) (at time.Time, path string, ok bool) {
+	b, err := os.ReadFile(filepath.Join(dataDir, lastBackupFile))
+	if err != nil {
+		return time.Time{}, "", false
+	}
+	stamp, path, found := strings.Cut(strings.TrimSpace(string(b)), " ")
+	t, err := time.Parse(time.RFC3339, stamp)
+	if !found || err != nil {
+		return time.Time{}, "", false
+	}
+	return t, path, true
 }

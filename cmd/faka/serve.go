@@ -191,6 +191,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Ready:           st.Ping,
 		ReadyDetail:     m.gateDetail,
 		SharedLimiter:   m.sharedLimiter(),
+		LastBackup:      m.lastBackup(),
 		// The storefront and the console need a store that keeps their
 		// data too; without one, only the API is served.
 		Shop:     asShop(st),

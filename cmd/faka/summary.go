@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/faka-dev/faka/payment"
 )
@@ -66,4 +67,14 @@ func (m *Main) startBackups() error {
 	}
 	m.backups = l
 	return nil
+}
+
+// lastBackup is the dashboard's source of the last backup: the note in the
+// data directory, for the embedded database only.
+func (m *Main) lastBackup() func() (time.Time, string, bool) {
+	if m.Config.isPostgres() {
+		return nil
+	}
+	dir := m.Config.DataDir
+	return func() (time.Time, string, bool) { return readLastBackup(dir) }
 }
