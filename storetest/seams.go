@@ -304,3 +304,54 @@ func (s *suite) testHoldLimit(t *testing.T) {
 	}
 	b.check()
 }
+
+// testIdempotencyTwinsConcurrent: batches carrying the same new
+// Idempotency-Key commit at once (on PostgreSQL, from transactions that
+// each looked before the other stored it): exactly one makes an order,
+// every other buyer gets a conflict, and no stock is held for them.
+func (s *suite) testIdempotencyTwinsConcurrent(t *testing.T) {
+	b := s.setup(t)
+	// Enough keys that no batch runs short even while the others' locked
+	// keys are skipped (SKIP LOCKED on PostgreSQL).
+	p := b.cardProduct(longTTL, secrets("twins", 40)...)
+	const twins = 8
+	batches := make([][]faka.ReserveParams, twins)
+	for i := range batches {
+		batches[i] = []faka.ReserveParams{b.idemParams(p, 1, "racing-key"), b.params(p, 1, longTTL)}
+	}
+	outs := make([][]faka.ReserveOutcome, twins)
+	errs := make([]error, twins)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range twins {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			outs[i], errs[i] = b.rules.ReserveBatch(b.ctx, p.ID, batches[i])
+		}()
+	}
+	close(start)
+	wg.Wait()
+	made := 0
+	for i := range twins {
+		if errs[i] != nil {
+			t.Fatalf("batch %d: %v", i, errs[i])
+		}
+		switch code := faka.ErrorCode(outs[i][0].Err); code {
+		case "":
+			made++
+		case faka.EConflict:
+		default:
+			t.Fatalf("batch %d: the twin got %v", i, outs[i][0].Err)
+		}
+		if outs[i][1].Err != nil {
+			t.Fatalf("batch %d: the plain buyer beside the twin: %v", i, outs[i][1].Err)
+		}
+	}
+	if made != 1 {
+		t.Fatalf("%d orders for one Idempotency-Key, want 1", made)
+	}
+	b.check()
+	b.wantStock(p, 40, 40-1-twins, 1+twins, 0, 0)
+}

@@ -90,6 +90,7 @@ func (s *suite) tests() []namedTest {
 		{"DuplicateConfirmTogether", s.testDuplicateConfirmTogether},
 		{"TxOutlivesCaller", s.testTxOutlivesCaller},
 		{"HoldLimit", s.testHoldLimit},
+		{"IdempotencyTwinsConcurrent", s.testIdempotencyTwinsConcurrent},
 
 		{"PaymentConfirmDelivers", s.testPaymentConfirmDelivers},
 		{"PaymentConfirmDuplicate", s.testPaymentConfirmDuplicate},
