@@ -16,7 +16,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -98,11 +97,10 @@ type Config struct {
 	// without them, only the API.
 	Shop     faka.ShopStore
 	Accounts faka.AccountStore
-	// ShopName is the storefront's title (default "faka").
-	ShopName string
-	// Location is the time zone of the pages and of the dashboard's days
-	// (default time.Local).
-	Location *time.Location
+	// Settings keeps the shop settings (name, notice, time zone, …) that
+	// every page shows and /api/v1/shop reads and changes; nil serves
+	// faka.DefaultShopSettings and refuses changes.
+	Settings faka.ShopSettingsStore
 	// PasswordParams are the argon2id costs of new console passwords;
 	// zero means password.DefaultParams().
 	PasswordParams password.Params
@@ -147,7 +145,6 @@ type Server struct {
 	cat      *i18n.Catalog
 	md       *markdown
 	secure   bool // the public URL is https: Secure, __Host- cookies
-	loc      *time.Location
 	hasher   *password.Hasher
 
 	lookupIP, lookupOrder *limiter     // order lookups per client and per order number
@@ -233,13 +230,6 @@ func (s *Server) initPages() error {
 	}
 	s.cat, s.md = cat, newMarkdown()
 	s.shop, s.accounts = s.cfg.Shop, s.cfg.Accounts
-	if s.cfg.ShopName == "" {
-		s.cfg.ShopName = "faka"
-	}
-	s.loc = s.cfg.Location
-	if s.loc == nil {
-		s.loc = time.Local
-	}
 	params := s.cfg.PasswordParams
 	if params == (password.Params{}) {
 		params = password.DefaultParams()
@@ -298,6 +288,9 @@ func (s *Server) routes(metricsHandler http.Handler) {
 	m.HandleFunc("POST /api/v1/orders/{order_no}/deliver", s.admin(s.deliverOrder))
 
 	m.HandleFunc("GET /api/v1/reconcile", s.admin(s.reconcile))
+
+	m.HandleFunc("GET /api/v1/shop", s.getShop)
+	m.HandleFunc("PATCH /api/v1/shop", s.admin(s.patchShop))
 
 	m.HandleFunc("GET /api/v1/gateways", s.listGateways)
 	m.HandleFunc("PUT /api/v1/gateways/{name}", s.admin(s.putGateway))

@@ -41,13 +41,7 @@ func (s *Server) shopRoutes(m *http.ServeMux) {
 func (s *Server) templateFuncs() template.FuncMap {
 	return template.FuncMap{
 		"money": formatMoney,
-		"time": func(t time.Time) string {
-			if t.IsZero() {
-				return ""
-			}
-			return t.In(s.loc).Format("2006-01-02 15:04")
-		},
-		"list": func(xs ...string) []string { return xs },
+		"list":  func(xs ...string) []string { return xs },
 	}
 }
 

@@ -1,0 +1,182 @@
+package web_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/faka-dev/faka"
+)
+
+type shopBody struct {
+	Name            string `json:"name"`
+	Tagline         string `json:"tagline"`
+	Notice          string `json:"notice"`
+	Contact         string `json:"contact"`
+	LogoURL         string `json:"logo_url"`
+	Timezone        string `json:"timezone"`
+	DefaultLanguage string `json:"default_language"`
+}
+
+func (b *bundle) shopSettings() shopBody {
+	b.t.Helper()
+	return decode[shopBody](b.t, b.do("GET", "/api/v1/shop", ""), http.StatusOK)
+}
+
+func TestShopAPIDefaultsAndPatch(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	want := shopBody{Name: "faka", Timezone: "Asia/Shanghai", DefaultLanguage: "zh-CN"}
+	if got := b.shopSettings(); got != want {
+		t.Fatalf("never set: %+v, want %+v", got, want)
+	}
+	got := decode[shopBody](t, b.admin("PATCH", "/api/v1/shop", `{"name":"  Moon Cards ","tagline":"keys in a second",
+		"notice":"**Open** 24/7","logo_url":"https://cdn.example.com/moon.png"}`), http.StatusOK)
+	want = shopBody{Name: "Moon Cards", Tagline: "keys in a second", Notice: "**Open** 24/7",
+		LogoURL: "https://cdn.example.com/moon.png", Timezone: "Asia/Shanghai", DefaultLanguage: "zh-CN"}
+	if got != want {
+		t.Fatalf("PATCH returned %+v, want %+v", got, want)
+	}
+	// Absent fields keep their value; the reply and a later GET agree.
+	got = decode[shopBody](t, b.admin("PATCH", "/api/v1/shop", `{"timezone":"Europe/Berlin","default_language":"en","contact":"support@moon.test"}`), http.StatusOK)
+	want.Timezone, want.DefaultLanguage, want.Contact = "Europe/Berlin", "en", "support@moon.test"
+	if got != want {
+		t.Fatalf("second PATCH returned %+v, want %+v", got, want)
+	}
+	if got := b.shopSettings(); got != want {
+		t.Fatalf("GET after PATCH: %+v, want %+v", got, want)
+	}
+	// An empty body changes nothing and answers the settings.
+	if got := decode[shopBody](t, b.admin("PATCH", "/api/v1/shop", `{}`), http.StatusOK); got != want {
+		t.Fatalf("empty PATCH: %+v", got)
+	}
+}
+
+func TestShopAPIRefusals(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.admin("PATCH", "/api/v1/shop", `{"name":"Kept","notice":"kept"}`)
+	before := b.shopSettings()
+	if before.Name != "Kept" {
+		t.Fatalf("setup PATCH did not save: %+v", before)
+	}
+	for _, tc := range []struct {
+		name, body string
+		auth       string
+		status     int
+		code       string
+		field      string // the message names it
+	}{
+		{"no token", `{"name":"x"}`, "", http.StatusUnauthorized, faka.EUnauthorized, ""},
+		{"wrong token", `{"name":"x"}`, "Bearer wrong-token-0123456789abcdef0", http.StatusUnauthorized, faka.EUnauthorized, ""},
+		{"empty name", `{"name":"   "}`, "admin", http.StatusUnprocessableEntity, faka.EInvalid, "name"},
+		{"long name", `{"name":"` + strings.Repeat("名", 101) + `"}`, "admin", http.StatusUnprocessableEntity, faka.EInvalid, "name"},
+		{"long tagline", `{"tagline":"` + strings.Repeat("t", 201) + `"}`, "admin", http.StatusUnprocessableEntity, faka.EInvalid, "tagline"},
+		{"long notice", `{"notice":"` + strings.Repeat("n", 20001) + `"}`, "admin", http.StatusUnprocessableEntity, faka.EInvalid, "notice"},
+		{"long contact", `{"contact":"` + strings.Repeat("c", 501) + `"}`, "admin", http.StatusUnprocessableEntity, faka.EInvalid, "contact"},
+		{"http logo", `{"logo_url":"http://example.com/a.png"}`, "admin", http.StatusUnprocessableEntity, faka.EInvalid, "logo_url"},
+		{"script logo", `{"logo_url":"javascript:alert(1)"}`, "admin", http.StatusUnprocessableEntity, faka.EInvalid, "logo_url"},
+		{"unknown zone", `{"timezone":"Mars/Base"}`, "admin", http.StatusUnprocessableEntity, faka.EInvalid, "timezone"},
+		{"local zone", `{"timezone":"Local"}`, "admin", http.StatusUnprocessableEntity, faka.EInvalid, "timezone"},
+		{"language", `{"default_language":"de"}`, "admin", http.StatusUnprocessableEntity, faka.EInvalid, "default_language"},
+		{"good and bad", `{"name":"Changed","timezone":"Nowhere"}`, "admin", http.StatusUnprocessableEntity, faka.EInvalid, "timezone"},
+		{"unknown field", `{"nmae":"x"}`, "admin", http.StatusBadRequest, faka.EBadRequest, "nmae"},
+		{"wrong type", `{"name":5}`, "admin", http.StatusBadRequest, faka.EBadRequest, "name"},
+		{"malformed", `{"name":`, "admin", http.StatusBadRequest, faka.EBadRequest, ""},
+		{"too large", `{"notice":"` + strings.Repeat("x", 70<<10) + `"}`, "admin", http.StatusRequestEntityTooLarge, faka.ETooLarge, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var w *httptest.ResponseRecorder
+			switch tc.auth {
+			case "admin":
+				w = b.admin("PATCH", "/api/v1/shop", tc.body)
+			case "":
+				w = b.do("PATCH", "/api/v1/shop", tc.body)
+			default:
+				w = b.do("PATCH", "/api/v1/shop", tc.body, "Authorization", tc.auth)
+			}
+			wantError(t, w, tc.status, tc.code)
+			if msg := decode[apiError](t, w, tc.status).Error.Message; tc.field != "" && !strings.Contains(msg, tc.field) {
+				t.Errorf("message %q does not name %s", msg, tc.field)
+			}
+			if got := b.shopSettings(); got != before {
+				t.Fatalf("settings changed to %+v", got)
+			}
+		})
+	}
+}
+
+// Every time a buyer or the merchant reads is in the shop's zone and
+// says which; the API keeps RFC 3339 with an offset.
+func TestPagesShowShopTimeZone(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	p := b.shopProduct(3, "", faka.ProductShop{})
+	br := b.browser()
+	orderNo, token := br.checkout(p.ID, 1, "buyer@example.com")
+	o, err := b.e.Order(t.Context(), orderNo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := b.browser()
+	admin.remote = "192.0.2.50:1"
+	admin.signIn()
+	for _, zone := range []string{"Asia/Shanghai", "America/New_York"} {
+		if zone != faka.DefaultShopTimezone {
+			decode[shopBody](t, b.admin("PATCH", "/api/v1/shop", `{"timezone":"`+zone+`"}`), http.StatusOK)
+		}
+		loc, err := time.LoadLocation(zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := o.CreatedAt.In(loc).Format("2006-01-02 15:04") + " (" + zone + ")"
+		for _, tc := range []struct {
+			who  *browser
+			path string
+		}{
+			{br, "/orders/" + orderNo + "?token=" + url.QueryEscape(token)},
+			{br, "/lookup"},
+			{admin, "/admin/orders"},
+			{admin, "/admin/orders/" + orderNo},
+		} {
+			if body := page(t, tc.who.get(tc.path), http.StatusOK); !strings.Contains(body, want) {
+				t.Errorf("%s in %s lacks %q", tc.path, zone, want)
+			}
+		}
+	}
+	api := decode[struct {
+		ExpiresAt string `json:"expires_at"`
+	}](t, b.admin("GET", "/api/v1/orders/"+orderNo, ""), http.StatusOK)
+	if _, err := time.Parse(time.RFC3339, api.ExpiresAt); err != nil || !strings.ContainsAny(api.ExpiresAt[19:], "Z+-") {
+		t.Errorf("API expires_at %q is not RFC 3339 with an offset: %v", api.ExpiresAt, err)
+	}
+}
+
+// A visitor whose browser names no language faka has gets the shop's
+// default language; one who names one gets it.
+func TestShopDefaultLanguage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	br := b.browser()
+	for _, tc := range []struct {
+		setting, accept, want string
+	}{
+		{"", "", `<html lang="zh-CN">`},
+		{"en", "", `<html lang="en">`},
+		{"en", "fr-FR,fr;q=0.9", `<html lang="en">`},
+		{"en", "zh-CN,zh;q=0.9", `<html lang="zh-CN">`},
+		{"zh-CN", "en-US", `<html lang="en">`},
+		{"zh-CN", "de", `<html lang="zh-CN">`},
+	} {
+		if tc.setting != "" {
+			decode[shopBody](t, b.admin("PATCH", "/api/v1/shop", `{"default_language":"`+tc.setting+`"}`), http.StatusOK)
+		}
+		br.lang = tc.accept
+		if body := page(t, br.get("/"), http.StatusOK); !strings.Contains(body, tc.want) {
+			t.Errorf("default %q, Accept-Language %q: page lacks %s", tc.setting, tc.accept, tc.want)
+		}
+	}
+}
