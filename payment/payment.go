@@ -6,6 +6,7 @@ package payment
 
 import (
 	"context"
+	"html/template"
 	"net/http"
 
 	"github.com/faka-dev/faka"
@@ -52,6 +53,22 @@ type Host interface {
 	// TestMode reports whether a test gateway (the sandbox) is enabled:
 	// every page then says that the shop is in test mode.
 	TestMode() bool
+	// Printer returns the messages of the visitor's language (the shop's
+	// catalogue, web/i18n), so that a gateway's page speaks it.
+	Printer(w http.ResponseWriter, r *http.Request) Printer
+	// Page writes a page in the shop's layout: its name and logo, the
+	// language switch, the test-mode banner, title as the heading's text
+	// and <title>. body is the page's content, which the gateway made with
+	// html/template (everything in it escaped).
+	Page(w http.ResponseWriter, r *http.Request, status int, title string, body template.HTML)
+}
+
+// Printer gives the messages of one language.
+type Printer interface {
+	// T returns the message of key, formatted with args.
+	T(key string, args ...any) string
+	// Lang returns the language's tag, such as zh-CN.
+	Lang() string
 }
 
 // TestGateway is a Gateway that moves no money, such as the sandbox. It is

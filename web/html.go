@@ -105,6 +105,7 @@ type page struct {
 	ShopName string
 	Shop     faka.ShopSettings // the name, logo, tagline and notice the layout shows
 	Loc      *time.Location    // the shop's time zone: every time on the page is in it
+	Notice   *noticeView       // the shop's notice, on the home page only
 	Langs    []langLink
 	Admin    *adminView // set on console pages
 	Refresh  int        // seconds; 0: no <meta refresh>

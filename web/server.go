@@ -212,6 +212,11 @@ func New(cfg Config) (*Server, error) {
 		s.secure = u.Scheme == "https"
 	}
 	s.cop.SetDenyHandler(http.HandlerFunc(s.crossOrigin))
+	// The gateways' pages speak the visitor's language even without the
+	// storefront.
+	if s.cat, err = i18n.New(); err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
 	if cfg.Shop != nil && cfg.Accounts != nil {
 		if err := s.initPages(); err != nil {
 			return nil, err
@@ -224,11 +229,8 @@ func New(cfg Config) (*Server, error) {
 
 // initPages prepares the storefront and the console.
 func (s *Server) initPages() error {
-	cat, err := i18n.New()
-	if err != nil {
-		return fmt.Errorf("web: %w", err)
-	}
-	s.cat, s.md = cat, newMarkdown()
+	var err error
+	s.md = newMarkdown()
 	s.shop, s.accounts = s.cfg.Shop, s.cfg.Accounts
 	params := s.cfg.PasswordParams
 	if params == (password.Params{}) {

@@ -142,6 +142,7 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 	}
 	p := s.newPage(w, r, "")
 	p.Title = p.L.T("home.title")
+	p.Notice = s.notice(p.Shop)
 	groups := make([]categoryGroup, len(c.categories)+1)
 	index := map[int64]int{}
 	for i, cat := range c.categories {

@@ -2,7 +2,11 @@ package web
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"html/template"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/faka-dev/faka"
@@ -90,6 +94,23 @@ func (s *Server) patchShop(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, newShopJSON(st))
+}
+
+// noticeView is the shop's notice as the home page shows it. ID changes
+// with the text, so that a buyer who dismissed one notice sees the next.
+type noticeView struct {
+	ID   string
+	HTML template.HTML
+}
+
+// notice renders the shop's notice with the storefront's sanitising
+// Markdown renderer; nil when there is none.
+func (s *Server) notice(st faka.ShopSettings) *noticeView {
+	if strings.TrimSpace(st.Notice) == "" {
+		return nil
+	}
+	sum := sha256.Sum256([]byte(st.Notice))
+	return &noticeView{ID: hex.EncodeToString(sum[:6]), HTML: s.md.render(st.Notice)}
 }
 
 // formatTime is how pages show a time: in the shop's zone, labelled with

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -178,5 +179,135 @@ func TestShopDefaultLanguage(t *testing.T) {
 		if body := page(t, br.get("/"), http.StatusOK); !strings.Contains(body, tc.want) {
 			t.Errorf("default %q, Accept-Language %q: page lacks %s", tc.setting, tc.accept, tc.want)
 		}
+	}
+}
+
+// The sandbox's pay page is in the visitor's language with the shop's
+// header and a way back to the order; a cancelled order is not paid.
+func TestSandboxPayPageInShopLayout(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	decode[shopBody](t, b.admin("PATCH", "/api/v1/shop", `{"name":"月光卡铺 <i>","logo_url":"/static/logo.png?a=1&b=2"}`), http.StatusOK)
+	p := b.cardProduct(2, "")
+	c := b.order(p.ID, 1)
+	u, err := url.Parse(c.PayURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := `href="/orders/` + c.OrderNo + "?token=" + url.QueryEscape(c.Token) + `"`
+	for _, tc := range []struct {
+		accept string
+		want   []string
+	}{
+		{"zh-CN,zh;q=0.9", []string{`<html lang="zh-CN">`, "<h1>沙盒支付</h1>", ">付款</button>", "返回订单"}},
+		{"en-US,en;q=0.8", []string{`<html lang="en">`, "<h1>Sandbox payment</h1>", ">Pay</button>", "Back to the order"}},
+	} {
+		w := b.do("GET", u.RequestURI(), "", "Accept-Language", tc.accept)
+		body := page(t, w, http.StatusOK)
+		for _, want := range append(tc.want, "月光卡铺 &lt;i&gt;</a>", "· 月光卡铺 &lt;i&gt;</title>",
+			`src="/static/logo.png?a=1&amp;b=2"`, back, `class="testmode"`) {
+			if !strings.Contains(body, want) {
+				t.Errorf("pay page (%s) lacks %q", tc.accept, want)
+			}
+		}
+		if strings.Contains(body, "<i>") {
+			t.Errorf("the shop name is not escaped on the pay page")
+		}
+	}
+
+	// The buyer cancels, then presses Pay on the old page: refused,
+	// nothing changes.
+	decode[order](t, b.do("POST", "/api/v1/orders/"+c.OrderNo+"/cancel", "", "X-Order-Token", c.Token), http.StatusOK)
+	before := b.state()
+	w := b.do("POST", "/pay/sandbox/"+c.OrderNo+"/pay", "token="+url.QueryEscape(c.Token),
+		"Content-Type", "application/x-www-form-urlencoded", "Accept-Language", "zh-CN")
+	body := page(t, w, http.StatusConflict)
+	if !strings.Contains(body, "已无法付款") || !strings.Contains(body, "已取消") || strings.Contains(body, "<form method=\"post\" action=\"/pay/") {
+		t.Fatalf("Pay on a cancelled order:\n%s", body)
+	}
+	b.unchanged(before)
+	if o := b.getOrder(c); o.Status != "cancelled" || len(o.Keys) != 0 {
+		t.Fatalf("cancelled order after Pay: %+v", o)
+	}
+	if got := b.counter("faka_notifications_total", "gateway", "sandbox", "outcome", "applied"); got != 0 {
+		t.Fatalf("applied notifications %v after Pay on a cancelled order", got)
+	}
+}
+
+// PATCH /api/v1/shop changes the name (and logo) in the header and
+// <title> of every page, the tagline is the storefront's meta
+// description, and the notice shows on the home page only, sanitised.
+func TestShopNameOnEveryPage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	p := b.shopProduct(3, "", faka.ProductShop{})
+	br := b.browser()
+	orderNo, token := br.checkout(p.ID, 1, "buyer@example.com")
+	admin := b.browser()
+	admin.remote = "192.0.2.51:1"
+	admin.signIn()
+
+	body := `{"name":"Moon & <Cards>","tagline":"Keys \"fast\"","logo_url":"https://cdn.example.com/m.png",
+		"contact":"QQ 12345 <b>x</b>","notice":"**Open** all night <script>alert(1)</script> [x](javascript:alert(2))"}`
+	decode[shopBody](t, b.admin("PATCH", "/api/v1/shop", body), http.StatusOK)
+	const name = "Moon &amp; &lt;Cards&gt;"
+	logo := `<img class="logo" src="https://cdn.example.com/m.png"`
+	for _, tc := range []struct {
+		who   *browser
+		path  string
+		admin bool
+	}{
+		{br, "/", false},
+		{br, "/products/" + fmt.Sprint(p.ID), false},
+		{br, "/orders/" + orderNo + "?token=" + url.QueryEscape(token), false},
+		{br, "/lookup", false},
+		{admin, "/admin", true},
+		{admin, "/admin/orders", true},
+	} {
+		got := page(t, tc.who.get(tc.path), http.StatusOK)
+		brand := `width="32" height="32">` + name + "</a>"
+		if tc.admin {
+			brand = `width="32" height="32">` + name + " <small>"
+		}
+		for _, want := range []string{logo, brand, " · " + name + "</title>"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("%s lacks %q", tc.path, want)
+			}
+		}
+		if strings.Contains(got, "<Cards>") {
+			t.Errorf("%s: the shop name is not escaped", tc.path)
+		}
+		desc := `<meta name="description" content="Keys &#34;fast&#34;">`
+		if has := strings.Contains(got, desc); has == tc.admin {
+			t.Errorf("%s: meta description shown %v, want %v", tc.path, has, !tc.admin)
+		}
+		contact := "QQ 12345 &lt;b&gt;x&lt;/b&gt;"
+		if has := strings.Contains(got, contact); has == tc.admin {
+			t.Errorf("%s: contact shown %v, want %v", tc.path, has, !tc.admin)
+		}
+		if has := strings.Contains(got, "data-notice="); has != (tc.path == "/") {
+			t.Errorf("%s: notice shown %v", tc.path, has)
+		}
+	}
+	home := page(t, br.get("/"), http.StatusOK)
+	for _, want := range []string{`<details class="notice" open data-notice="`, "<strong>Open</strong> all night", "Notice"} {
+		if !strings.Contains(home, want) {
+			t.Errorf("home lacks %q", want)
+		}
+	}
+	if strings.Contains(home, "alert(1)</script>") || strings.Contains(home, "javascript:") {
+		t.Error("the notice's script or javascript: link reached the page")
+	}
+	// A new notice has a new id, so a buyer who folded the old one sees it.
+	firstID := home[strings.Index(home, `data-notice="`):][:26]
+	decode[shopBody](t, b.admin("PATCH", "/api/v1/shop", `{"notice":"New hours"}`), http.StatusOK)
+	home = page(t, br.get("/"), http.StatusOK)
+	if !strings.Contains(home, "New hours") || strings.Contains(home, firstID) {
+		t.Errorf("a changed notice keeps its id %s", firstID)
+	}
+	decode[shopBody](t, b.admin("PATCH", "/api/v1/shop", `{"notice":"","logo_url":""}`), http.StatusOK)
+	home = page(t, br.get("/"), http.StatusOK)
+	if strings.Contains(home, "data-notice=") || strings.Contains(home, `class="logo"`) {
+		t.Error("an empty notice or logo still shows")
 	}
 }

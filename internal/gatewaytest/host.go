@@ -2,7 +2,12 @@ package gatewaytest
 
 import (
 	"context"
+	"fmt"
+	"html/template"
+	"net/http"
 	"sync"
+
+	"github.com/faka-dev/faka/payment"
 
 	"github.com/faka-dev/faka"
 )
@@ -73,3 +78,30 @@ func (h *Host) TestMode() bool {
 	defer h.mu.Unlock()
 	return h.test
 }
+
+// Printer returns messages that are their key, followed by their
+// arguments in brackets: a test sees which message a page chose.
+func (h *Host) Printer(http.ResponseWriter, *http.Request) payment.Printer { return KeyPrinter{} }
+
+// Page writes title and body in a bare page.
+func (h *Host) Page(w http.ResponseWriter, _ *http.Request, status int, title string, body template.HTML) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, "<!doctype html><title>%s</title><h1>%s</h1>%s", template.HTMLEscapeString(title),
+		template.HTMLEscapeString(title), body)
+}
+
+// KeyPrinter is a payment.Printer whose messages are their keys, with
+// the arguments in brackets.
+type KeyPrinter struct{}
+
+// T returns key, and args in brackets when there are any.
+func (KeyPrinter) T(key string, args ...any) string {
+	if len(args) == 0 {
+		return key
+	}
+	return fmt.Sprintf("%s%v", key, args)
+}
+
+// Lang is "en".
+func (KeyPrinter) Lang() string { return "en" }

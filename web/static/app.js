@@ -75,6 +75,24 @@
     });
   }
 
+  // The shop's notice is a <details> open by default: without this file a
+  // buyer folds it away by its summary. Here the fold is remembered for
+  // this notice's text (data-notice), so it stays closed on later visits
+  // until the merchant writes a new one.
+  function setupNotice(el) {
+    var key = "faka.notice.closed";
+    var id = el.getAttribute("data-notice");
+    try {
+      if (window.localStorage.getItem(key) === id) el.open = false;
+    } catch (e) { /* storage off: the notice just shows */ }
+    el.addEventListener("toggle", function () {
+      try {
+        if (el.open) window.localStorage.removeItem(key);
+        else window.localStorage.setItem(key, id);
+      } catch (e) { /* storage off */ }
+    });
+  }
+
   function each(sel, fn) {
     var els = document.querySelectorAll(sel);
     for (var i = 0; i < els.length; i++) fn(els[i]);
@@ -85,5 +103,6 @@
     each("[data-deadline]", setupCountdown);
     each("form[data-confirm]", setupConfirm);
     each("[data-select-all]", setupSelectAll);
+    each("details[data-notice]", setupNotice);
   });
 })();
