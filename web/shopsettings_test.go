@@ -311,3 +311,66 @@ func TestShopNameOnEveryPage(t *testing.T) {
 		t.Error("an empty notice or logo still shows")
 	}
 }
+
+func TestConsoleShopSettings(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	if w := b.browser().get("/admin/shop"); w.Code != http.StatusSeeOther || !strings.HasPrefix(w.Header().Get("Location"), "/admin/login") {
+		t.Fatalf("GET /admin/shop without a session: %d %s", w.Code, w.Header().Get("Location"))
+	}
+	br := b.browser()
+	br.signIn()
+	form := url.Values{"name": {"Shop <One>"}, "tagline": {"t"}, "notice": {"# hi"}, "contact": {"c"},
+		"logo_url": {"/static/l.png"}, "timezone": {"Europe/Berlin"}, "default_language": {"en"}}
+
+	body := page(t, br.get("/admin/shop"), http.StatusOK)
+	for _, want := range []string{`<h1>Shop settings</h1>`, `name="name" value="faka"`, `value="Asia/Shanghai"`,
+		`<option value="zh-CN" selected>`, `action="/admin/shop"`, `href="/admin/shop" aria-current="page"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("settings page lacks %q", want)
+		}
+	}
+	zh := b.browser()
+	zh.cookies, zh.lang = br.cookies, "zh-CN"
+	if body := page(t, zh.get("/admin/shop"), http.StatusOK); !strings.Contains(body, "<h1>店铺设置</h1>") || !strings.Contains(body, "时区") {
+		t.Error("the settings page is not in Chinese for a Chinese browser")
+	}
+
+	// Refused: shown again as typed, with the problem, nothing saved.
+	bad := url.Values{}
+	for k, v := range form {
+		bad[k] = v
+	}
+	bad.Set("timezone", "Mars/Base")
+	body = page(t, br.post("/admin/shop", bad), http.StatusUnprocessableEntity)
+	if !strings.Contains(body, `class="error"`) || !strings.Contains(body, "timezone") || !strings.Contains(body, `value="Mars/Base"`) ||
+		!strings.Contains(body, `value="Shop &lt;One&gt;"`) {
+		t.Fatalf("refused form:\n%s", body)
+	}
+	if got := b.shopSettings(); got.Name != "faka" || got.Timezone != "Asia/Shanghai" {
+		t.Fatalf("a refused form saved %+v", got)
+	}
+	// Cross-site: refused by the console's CSRF defence.
+	if w := br.post("/admin/shop", form, "Sec-Fetch-Site", "cross-site"); w.Code != http.StatusForbidden {
+		t.Fatalf("cross-site save: %d", w.Code)
+	}
+	if got := b.shopSettings(); got.Name != "faka" {
+		t.Fatalf("a cross-site form saved %+v", got)
+	}
+
+	w := br.post("/admin/shop", form)
+	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/admin/shop?done=shop" {
+		t.Fatalf("save: %d %s\n%s", w.Code, w.Header().Get("Location"), w.Body)
+	}
+	want := shopBody{Name: "Shop <One>", Tagline: "t", Notice: "# hi", Contact: "c", LogoURL: "/static/l.png",
+		Timezone: "Europe/Berlin", DefaultLanguage: "en"}
+	if got := b.shopSettings(); got != want {
+		t.Fatalf("saved %+v, want %+v", got, want)
+	}
+	body = page(t, br.get("/admin/shop?done=shop"), http.StatusOK)
+	for _, want := range []string{"Shop settings saved.", `Shop &lt;One&gt; <small>`, `value="Europe/Berlin"`, `<option value="en" selected>`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("after saving, the page lacks %q", want)
+		}
+	}
+}
