@@ -8,6 +8,7 @@ import (
 	"context"
 	"html/template"
 	"net/http"
+	"time"
 
 	"github.com/faka-dev/faka"
 )
@@ -57,10 +58,19 @@ type Host interface {
 	// catalogue, web/i18n), so that a gateway's page speaks it.
 	Printer(w http.ResponseWriter, r *http.Request) Printer
 	// Page writes a page in the shop's layout: its name and logo, the
-	// language switch, the test-mode banner, title as the heading's text
-	// and <title>. body is the page's content, which the gateway made with
-	// html/template (everything in it escaped).
-	Page(w http.ResponseWriter, r *http.Request, status int, title string, body template.HTML)
+	// language switch, the test-mode banner, and c.
+	Page(w http.ResponseWriter, r *http.Request, status int, c PageContent)
+}
+
+// PageContent is what a gateway's page shows inside the shop's layout.
+type PageContent struct {
+	Title string // the heading and the <title>
+	// Body is the page's content, which the gateway made with
+	// html/template (everything in it escaped). Images may be data: URLs.
+	Body template.HTML
+	// Refresh, when not zero, reloads the page that often (a QR page
+	// waiting for the payment).
+	Refresh time.Duration
 }
 
 // Printer gives the messages of one language.

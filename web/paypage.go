@@ -3,6 +3,7 @@ package web
 import (
 	"html/template"
 	"net/http"
+	"time"
 
 	"github.com/faka-dev/faka/payment"
 )
@@ -17,7 +18,7 @@ func (h host) Printer(w http.ResponseWriter, r *http.Request) payment.Printer {
 
 // Page writes a gateway's page in the shop's layout. Without the
 // storefront (an API-only server) it is a bare page with the same body.
-func (h host) Page(w http.ResponseWriter, r *http.Request, status int, title string, body template.HTML) {
+func (h host) Page(w http.ResponseWriter, r *http.Request, status int, c payment.PageContent) {
 	s := h.s
 	if s.views == nil {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -28,11 +29,12 @@ func (h host) Page(w http.ResponseWriter, r *http.Request, status int, title str
 			Execute(w, struct {
 				Title string
 				Body  template.HTML
-			}{title, body}) // a failed write means the buyer went away
+			}{c.Title, c.Body}) // a failed write means the buyer went away
 		return
 	}
 	p := s.newPage(w, r, "")
-	p.Title = title
-	p.Data = body
+	p.Title = c.Title
+	p.Data = c.Body
+	p.Refresh = int(c.Refresh / time.Second)
 	s.render(w, r, status, "gateway", p)
 }

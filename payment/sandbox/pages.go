@@ -136,16 +136,7 @@ func (p *pages) show(w http.ResponseWriter, r *http.Request, status int, o *faka
 // the internal errors of its methods.
 func (p *pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 	l := p.host.Printer(w, r)
-	text := faka.ErrorMessage(err)
-	switch faka.ErrorCode(err) {
-	case faka.ENotFound:
-		text = l.T("sandbox.notfound")
-	case faka.EUnauthorized:
-		text = l.T("sandbox.notoken")
-	case faka.EInternal, faka.EUnavailable:
-		text = l.T("sandbox.failed")
-	}
-	p.page(w, r, payment.PageStatus(err), l.T("sandbox.error"), messageTmpl, messageView{Text: text})
+	p.page(w, r, payment.PageStatus(err), l.T("sandbox.error"), messageTmpl, messageView{Text: payment.PageErrorText(l, err)})
 }
 
 // page renders t with data as the body of a page in the shop's layout.
@@ -155,7 +146,7 @@ func (p *pages) page(w http.ResponseWriter, r *http.Request, status int, title s
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	p.host.Page(w, r, status, title, template.HTML(buf.String())) // html/template escaped it
+	p.host.Page(w, r, status, payment.PageContent{Title: title, Body: template.HTML(buf.String())}) // html/template escaped it
 }
 
 type payView struct {

@@ -58,10 +58,10 @@ func (h *host) Printer(http.ResponseWriter, *http.Request) payment.Printer {
 }
 
 // Page writes the title in <h1> and the body, as the shop's layout would.
-func (h *host) Page(w http.ResponseWriter, _ *http.Request, status int, title string, body template.HTML) {
+func (h *host) Page(w http.ResponseWriter, _ *http.Request, status int, c payment.PageContent) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	fmt.Fprintf(w, "<h1>%s</h1>\n%s", template.HTMLEscapeString(title), body)
+	fmt.Fprintf(w, "<h1>%s</h1>\n%s", template.HTMLEscapeString(c.Title), c.Body)
 }
 
 func newHost() *host {
@@ -106,10 +106,10 @@ func TestPayPage(t *testing.T) {
 		status int
 		text   string
 	}{
-		{"/pay/sandbox/2026A?token=wrong", http.StatusNotFound, "sandbox.notfound"},
-		{"/pay/sandbox/2026A", http.StatusUnauthorized, "sandbox.notoken"},
-		{"/pay/sandbox/2026B?token=x", http.StatusNotFound, "sandbox.notfound"},
-		{"/pay/sandbox/2026A/other", http.StatusNotFound, "sandbox.notfound"},
+		{"/pay/sandbox/2026A?token=wrong", http.StatusNotFound, "pay.notfound"},
+		{"/pay/sandbox/2026A", http.StatusUnauthorized, "pay.notoken"},
+		{"/pay/sandbox/2026B?token=x", http.StatusNotFound, "pay.notfound"},
+		{"/pay/sandbox/2026A/other", http.StatusNotFound, "pay.notfound"},
 	} {
 		w := serve(pages, "GET", tc.target, "")
 		if b := w.Body.String(); w.Code != tc.status || strings.Contains(b, "<form") || !strings.Contains(b, tc.text) ||
@@ -186,7 +186,8 @@ func TestPay(t *testing.T) {
 	h2 := newHost()
 	h2.confirmErr = faka.Errorf(faka.EInternal, "database locked")
 	w = serve(newGateway(t).Pages(h2), "POST", "/pay/sandbox/2026A/pay", form)
-	if w.Code != http.StatusInternalServerError || strings.Contains(w.Body.String(), "database locked") {
+	if w.Code != http.StatusInternalServerError || strings.Contains(w.Body.String(), "database locked") ||
+		!strings.Contains(w.Body.String(), "pay.failed") {
 		t.Fatalf("failed confirm: %d\n%s", w.Code, w.Body)
 	}
 }
