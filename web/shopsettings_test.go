@@ -147,6 +147,10 @@ func TestPagesShowShopTimeZone(t *testing.T) {
 				t.Errorf("%s in %s lacks %q", tc.path, zone, want)
 			}
 		}
+		dash := "time zone, " + zone + "."
+		if body := page(t, admin.get("/admin"), http.StatusOK); !strings.Contains(body, dash) {
+			t.Errorf("the dashboard in %s lacks %q", zone, dash)
+		}
 	}
 	api := decode[struct {
 		ExpiresAt string `json:"expires_at"`
