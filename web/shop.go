@@ -185,6 +185,7 @@ type productData struct {
 	TTLMinutes  int
 	Min, Max    int
 	Gateways    []gatewayOption
+	Total       totalView // for Quantity
 
 	// The form, filled again after an error.
 	Quantity int
@@ -240,6 +241,7 @@ func (s *Server) productData(ctx context.Context, r *http.Request, l *i18n.Print
 		Quantity:    v.MinQuantity,
 		Nonce:       newToken(),
 	}
+	d.Total = newTotal(v.Price, v.Currency, d.Quantity)
 	def, _ := s.gateways.Default()
 	for _, name := range s.gateways.Names() {
 		d.Gateways = append(d.Gateways, gatewayOption{Name: name, Label: gatewayLabel(l, name),
@@ -295,6 +297,9 @@ func (s *Server) buy(w http.ResponseWriter, r *http.Request) {
 	qty, err := strconv.Atoi(strings.TrimSpace(f.Get("quantity")))
 	if err == nil {
 		d.Quantity = qty
+		if qty >= d.Min && qty <= d.Max {
+			d.Total = d.Total.of(qty)
+		}
 	}
 	email, emailErr := faka.NormalizeEmail(d.Email)
 	gw, gwOK := s.gatewayFor(f.Get("gateway"))

@@ -378,3 +378,29 @@ func TestConsoleShopSettings(t *testing.T) {
 		}
 	}
 }
+
+// The product page shows the total before paying: for the form's
+// quantity, with what app.js needs to keep it up to date.
+func TestProductPageTotal(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	p := b.cardProduct(10, `,"min_quantity":2,"max_quantity":5`)
+	br := b.browser()
+	body := page(t, br.get(fmt.Sprintf("/products/%d", p.ID)), http.StatusOK)
+	want := `Total: <output class="amount" data-total data-unit="990" data-digits="2" data-prefix="¥" data-suffix="">¥19.80</output>`
+	if !strings.Contains(body, want) || !strings.Contains(body, "data-total-quantity") {
+		t.Fatalf("product page lacks the total %s:\n%s", want, body)
+	}
+	// A refused form shows the total of the quantity typed, when it is one
+	// the product sells.
+	form := url.Values{"quantity": {"4"}, "email": {"not-an-email"}, "gateway": {"sandbox"}}
+	body = page(t, br.post(fmt.Sprintf("/products/%d/buy", p.ID), form), http.StatusUnprocessableEntity)
+	if !strings.Contains(body, `data-suffix="">¥39.60</output>`) {
+		t.Errorf("refused form: total for 4 missing")
+	}
+	form.Set("quantity", "9")
+	body = page(t, br.post(fmt.Sprintf("/products/%d/buy", p.ID), form), http.StatusUnprocessableEntity)
+	if !strings.Contains(body, `data-suffix="">¥19.80</output>`) {
+		t.Errorf("refused form with quantity out of range: total not the last valid one")
+	}
+}

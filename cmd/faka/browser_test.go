@@ -206,6 +206,21 @@ func TestBrowser(t *testing.T) {
 	if price != "¥49.90" || !strings.Contains(desc, "Redeem on store.steampowered.com") || strings.Contains(desc, "alert") {
 		t.Fatalf("product page: price %q, description %q", price, desc)
 	}
+	// The total before paying follows the quantity (app.js, under the CSP).
+	setQuantity := func(q string, total *string) chromedp.Action[chromedp.Void] {
+		return into(total, chromedp.Evaluate[string](`(function(){var i=document.querySelector("input[name=quantity]");i.value="`+q+
+			`";i.dispatchEvent(new Event("input"));return document.querySelector("output[data-total]").textContent})()`))
+	}
+	var total1, total3, totalBad, totalBack string
+	run("see the total",
+		into(&total1, chromedp.Text(chromedp.CSS(`output[data-total]`))),
+		setQuantity("3", &total3),
+		setQuantity("0", &totalBad),
+		setQuantity("1", &totalBack),
+	)
+	if total1 != "¥49.90" || total3 != "¥149.70" || totalBad != "—" || totalBack != "¥49.90" {
+		t.Fatalf("product page totals: 1 → %q, 3 → %q, 0 → %q, back to 1 → %q", total1, total3, totalBad, totalBack)
+	}
 	var payURL string
 	run("check out",
 		chromedp.SendKeys(chromedp.CSS(`input[name=email]`), "buyer@example.com"),
