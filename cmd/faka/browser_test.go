@@ -328,6 +328,27 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("lookup found %q, want %q", found, keys[0])
 	}
 
+	// On a 390 px phone the lookup's remembered orders (with their
+	// time-zone-labelled times) fit: the page is no wider than the screen,
+	// and a status never wraps.
+	width := `(function(){return document.documentElement.scrollWidth})()`
+	statusLines := `(function(){var s=document.querySelector(".status");var h=parseFloat(getComputedStyle(s).lineHeight)||20;return Math.round(s.getBoundingClientRect().height/h)})()`
+	for _, lang := range []string{"en", "zh-CN"} {
+		var w, lines int64
+		run("lookup at 390 px, "+lang,
+			chromedp.EmulateViewport(390, 844),
+			chromedp.Navigate(base+"/lookup?lang="+lang),
+			chromedp.WaitVisible(chromedp.CSS(`a[href="/orders/`+orderNo+`"]`)),
+			into(&w, chromedp.Evaluate[int64](width)),
+			into(&lines, chromedp.Evaluate[int64](statusLines)),
+			shot("lookup-390-"+lang),
+		)
+		if w > 390 || lines > 1 {
+			t.Errorf("lookup at 390 px in %s: page %d px wide, status on %d lines", lang, w, lines)
+		}
+	}
+	run("back to the desktop", chromedp.EmulateReset())
+
 	stopConsole()
 	<-consoleDone
 	mu.Lock()
