@@ -76,3 +76,25 @@ func TestQRPayPageInShopLayout(t *testing.T) {
 		t.Fatalf("QR page of a cancelled order:\n%s", body)
 	}
 }
+
+// A server without the storefront (API only) still serves the sandbox's
+// pay page: bare, in the visitor's language, saying it is test mode.
+func TestSandboxPayPageWithoutStorefront(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *web.Config) { c.Shop, c.Accounts = nil, nil })
+	p := b.cardProduct(1, "")
+	c := b.order(p.ID, 1)
+	u, err := url.Parse(c.PayURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := b.do("GET", u.RequestURI(), "", "Accept-Language", "zh-CN")
+	body := w.Body.String()
+	for _, want := range []string{`<html lang="zh-CN">`, "<h1>沙盒支付</h1>", `class="testmode"`, ">付款</button>",
+		`action="/pay/sandbox/` + c.OrderNo + `/pay"`} {
+		if w.Code != http.StatusOK || !strings.Contains(body, want) {
+			t.Errorf("bare pay page %d lacks %q:\n%s", w.Code, want, body)
+		}
+	}
+	checkPageSafety(t, w)
+}
