@@ -61,3 +61,20 @@ func PageStatus(err error) int {
 	}
 	return http.StatusBadRequest
 }
+
+// PageErrorText is err as a gateway's page tells the buyer, in l's
+// language: the shop's messages for no such order (pay.notfound), a link
+// without the order token (pay.notoken) and an internal failure
+// (pay.failed, whose details are for the logs); the error's own message
+// otherwise, such as a provider's refusal.
+func PageErrorText(l Printer, err error) string {
+	switch faka.ErrorCode(err) {
+	case faka.ENotFound:
+		return l.T("pay.notfound")
+	case faka.EUnauthorized:
+		return l.T("pay.notoken")
+	case faka.EInternal:
+		return l.T("pay.failed")
+	}
+	return faka.ErrorMessage(err)
+}

@@ -6,7 +6,9 @@ package payment
 
 import (
 	"context"
+	"html/template"
 	"net/http"
+	"time"
 
 	"github.com/faka-dev/faka"
 )
@@ -52,6 +54,31 @@ type Host interface {
 	// TestMode reports whether a test gateway (the sandbox) is enabled:
 	// every page then says that the shop is in test mode.
 	TestMode() bool
+	// Printer returns the messages of the visitor's language (the shop's
+	// catalogue, web/i18n), so that a gateway's page speaks it.
+	Printer(w http.ResponseWriter, r *http.Request) Printer
+	// Page writes a page in the shop's layout: its name and logo, the
+	// language switch, the test-mode banner, and c.
+	Page(w http.ResponseWriter, r *http.Request, status int, c PageContent)
+}
+
+// PageContent is what a gateway's page shows inside the shop's layout.
+type PageContent struct {
+	Title string // the heading and the <title>
+	// Body is the page's content, which the gateway made with
+	// html/template (everything in it escaped). Images may be data: URLs.
+	Body template.HTML
+	// Refresh, when not zero, reloads the page that often (a QR page
+	// waiting for the payment).
+	Refresh time.Duration
+}
+
+// Printer gives the messages of one language.
+type Printer interface {
+	// T returns the message of key, formatted with args.
+	T(key string, args ...any) string
+	// Lang returns the language's tag, such as zh-CN.
+	Lang() string
 }
 
 // TestGateway is a Gateway that moves no money, such as the sandbox. It is

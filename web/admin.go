@@ -71,6 +71,9 @@ func (s *Server) adminRoutes(m *http.ServeMux) {
 
 	m.HandleFunc("GET /admin/reconcile", s.console("reconcile", s.adminReconcile))
 
+	m.HandleFunc("GET /admin/shop", s.console("shop", s.adminShop))
+	m.HandleFunc("POST /admin/shop", s.console("shop", s.adminShopSave))
+
 	m.HandleFunc("GET /admin/gateways", s.console("gateways", s.adminGateways))
 	m.HandleFunc("POST /admin/gateways/{name}", s.console("gateways", s.adminGatewaySave))
 }

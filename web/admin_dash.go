@@ -78,8 +78,8 @@ type backupInfo struct {
 // conversion, a chart of paid orders per day, and stock with warnings.
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, p *page, _ *faka.Admin) {
 	ctx := r.Context()
-	now := time.Now().In(s.loc)
-	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, s.loc)
+	now := time.Now().In(p.Loc)
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, p.Loc)
 	from := today.AddDate(0, 0, -(chartDays - 1))
 	days, err := s.shop.SalesByDay(ctx, from, chartDays)
 	if err != nil {

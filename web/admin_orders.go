@@ -56,10 +56,10 @@ func (s *Server) adminOrders(w http.ResponseWriter, r *http.Request, p *page, _ 
 			Selected: string(st) == d.Status})
 	}
 	var ok bool
-	if oq.From, ok = parseDay(d.From, s.loc); !ok {
+	if oq.From, ok = parseDay(d.From, p.Loc); !ok {
 		d.Error = p.L.T("admin.orders.err.date")
 	}
-	to, ok := parseDay(d.To, s.loc)
+	to, ok := parseDay(d.To, p.Loc)
 	if !ok {
 		d.Error = p.L.T("admin.orders.err.date")
 	} else if !to.IsZero() {

@@ -103,6 +103,9 @@ type page struct {
 	Lang     string
 	Title    string
 	ShopName string
+	Shop     faka.ShopSettings // the name, logo, tagline and notice the layout shows
+	Loc      *time.Location    // the shop's time zone: every time on the page is in it
+	Notice   *noticeView       // the shop's notice, on the home page only
 	Langs    []langLink
 	Admin    *adminView // set on console pages
 	Refresh  int        // seconds; 0: no <meta refresh>
@@ -131,14 +134,33 @@ func (s *Server) lang(w http.ResponseWriter, r *http.Request) string {
 			return l
 		}
 	}
-	return s.cat.Negotiate(r.Header.Get("Accept-Language"))
+	if l, ok := s.cat.NegotiateMatch(r.Header.Get("Accept-Language")); ok {
+		return l
+	}
+	// The visitor states no language we have: the shop's own.
+	if st, err := s.settings(r.Context()); err == nil {
+		if l, ok := s.cat.Match(st.DefaultLanguage); ok {
+			return l
+		}
+	}
+	return i18n.Default
 }
+
+// Time formats t in the shop's time zone, labelled with the zone.
+func (p *page) Time(t time.Time) string { return formatTime(t, p.Loc) }
 
 // newPage starts a page for r. self is the GET address the language switch
 // links to; "" means r's own address.
 func (s *Server) newPage(w http.ResponseWriter, r *http.Request, self string) *page {
+	st, err := s.settings(r.Context())
+	if err != nil {
+		// The page still shows, under the default name and zone.
+		s.log.Warn("web: read shop settings", "err", err)
+		st = faka.DefaultShopSettings()
+	}
 	lang := s.lang(w, r)
-	p := &page{L: s.cat.Printer(lang), Lang: lang, ShopName: s.cfg.ShopName, TestMode: s.gateways.TestMode()}
+	p := &page{L: s.cat.Printer(lang), Lang: lang, ShopName: st.Name, Shop: st, Loc: st.Location(),
+		TestMode: s.gateways.TestMode()}
 	u := *r.URL
 	if self != "" {
 		pu, err := url.Parse(self)

@@ -16,7 +16,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -102,11 +101,10 @@ type Config struct {
 	// without them, only the API.
 	Shop     faka.ShopStore
 	Accounts faka.AccountStore
-	// ShopName is the storefront's title (default "faka").
-	ShopName string
-	// Location is the time zone of the pages and of the dashboard's days
-	// (default time.Local).
-	Location *time.Location
+	// Settings keeps the shop settings (name, notice, time zone, …) that
+	// every page shows and /api/v1/shop reads and changes; nil serves
+	// faka.DefaultShopSettings and refuses changes.
+	Settings faka.ShopSettingsStore
 	// PasswordParams are the argon2id costs of new console passwords;
 	// zero means password.DefaultParams().
 	PasswordParams password.Params
@@ -151,7 +149,6 @@ type Server struct {
 	cat      *i18n.Catalog
 	md       *markdown
 	secure   bool // the public URL is https: Secure, __Host- cookies
-	loc      *time.Location
 	hasher   *password.Hasher
 
 	lookupIP, lookupOrder *limiter     // order lookups per client and per order number
@@ -219,6 +216,11 @@ func New(cfg Config) (*Server, error) {
 		s.secure = u.Scheme == "https"
 	}
 	s.cop.SetDenyHandler(http.HandlerFunc(s.crossOrigin))
+	// The gateways' pages speak the visitor's language even without the
+	// storefront.
+	if s.cat, err = i18n.New(); err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
 	if cfg.Shop != nil && cfg.Accounts != nil {
 		if err := s.initPages(); err != nil {
 			return nil, err
@@ -231,19 +233,9 @@ func New(cfg Config) (*Server, error) {
 
 // initPages prepares the storefront and the console.
 func (s *Server) initPages() error {
-	cat, err := i18n.New()
-	if err != nil {
-		return fmt.Errorf("web: %w", err)
-	}
-	s.cat, s.md = cat, newMarkdown()
+	var err error
+	s.md = newMarkdown()
 	s.shop, s.accounts = s.cfg.Shop, s.cfg.Accounts
-	if s.cfg.ShopName == "" {
-		s.cfg.ShopName = "faka"
-	}
-	s.loc = s.cfg.Location
-	if s.loc == nil {
-		s.loc = time.Local
-	}
 	params := s.cfg.PasswordParams
 	if params == (password.Params{}) {
 		params = password.DefaultParams()
@@ -303,6 +295,9 @@ func (s *Server) routes(metricsHandler http.Handler) {
 
 	m.HandleFunc("GET /api/v1/reconcile", s.admin(s.reconcile))
 	m.HandleFunc("GET /api/v1/openapi.json", s.openAPI)
+
+	m.HandleFunc("GET /api/v1/shop", s.getShop)
+	m.HandleFunc("PATCH /api/v1/shop", s.admin(s.patchShop))
 
 	m.HandleFunc("GET /api/v1/gateways", s.listGateways)
 	m.HandleFunc("PUT /api/v1/gateways/{name}", s.admin(s.putGateway))

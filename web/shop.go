@@ -41,13 +41,7 @@ func (s *Server) shopRoutes(m *http.ServeMux) {
 func (s *Server) templateFuncs() template.FuncMap {
 	return template.FuncMap{
 		"money": formatMoney,
-		"time": func(t time.Time) string {
-			if t.IsZero() {
-				return ""
-			}
-			return t.In(s.loc).Format("2006-01-02 15:04")
-		},
-		"list": func(xs ...string) []string { return xs },
+		"list":  func(xs ...string) []string { return xs },
 	}
 }
 
@@ -148,6 +142,7 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 	}
 	p := s.newPage(w, r, "")
 	p.Title = p.L.T("home.title")
+	p.Notice = s.notice(p.Shop)
 	groups := make([]categoryGroup, len(c.categories)+1)
 	index := map[int64]int{}
 	for i, cat := range c.categories {
@@ -190,6 +185,7 @@ type productData struct {
 	TTLMinutes  int
 	Min, Max    int
 	Gateways    []gatewayOption
+	Total       totalView // for Quantity
 
 	// The form, filled again after an error.
 	Quantity int
@@ -245,6 +241,7 @@ func (s *Server) productData(ctx context.Context, r *http.Request, l *i18n.Print
 		Quantity:    v.MinQuantity,
 		Nonce:       newToken(),
 	}
+	d.Total = newTotal(v.Price, v.Currency, d.Quantity)
 	def, _ := s.gateways.Default()
 	for _, name := range s.gateways.Names() {
 		d.Gateways = append(d.Gateways, gatewayOption{Name: name, Label: gatewayLabel(l, name),
@@ -300,6 +297,9 @@ func (s *Server) buy(w http.ResponseWriter, r *http.Request) {
 	qty, err := strconv.Atoi(strings.TrimSpace(f.Get("quantity")))
 	if err == nil {
 		d.Quantity = qty
+		if qty >= d.Min && qty <= d.Max {
+			d.Total = d.Total.of(qty)
+		}
 	}
 	email, emailErr := faka.NormalizeEmail(d.Email)
 	gw, gwOK := s.gatewayFor(f.Get("gateway"))

@@ -273,7 +273,7 @@ func (s *Server) adminTOTPBegin(w http.ResponseWriter, r *http.Request, p *page,
 		s.showSecurity(w, r, http.StatusNotFound, p, securityData{})
 		return
 	}
-	key, err := totp.Generate(totp.GenerateOpts{Issuer: s.cfg.ShopName, AccountName: a.Email, Period: totpPeriod,
+	key, err := totp.Generate(totp.GenerateOpts{Issuer: p.ShopName, AccountName: a.Email, Period: totpPeriod,
 		Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
 	if err != nil {
 		s.pageError(w, r, faka.Errorf(faka.EInternal, "make a totp secret: %w", err))
@@ -339,7 +339,7 @@ func (s *Server) adminTOTPConfirm(w http.ResponseWriter, r *http.Request, p *pag
 	}
 	step, ok := totpStep(string(secret), strings.TrimSpace(r.PostForm.Get("code")), time.Now())
 	if !ok {
-		key, err := totpKey(s.cfg.ShopName, a.Email, string(secret))
+		key, err := totpKey(p.ShopName, a.Email, string(secret))
 		if err != nil {
 			s.pageError(w, r, faka.Errorf(faka.EInternal, "totp key: %w", err))
 			return

@@ -84,6 +84,7 @@ func setup(t *testing.T, edit ...func(*web.Config)) *bundle {
 		Registry:   reg,
 		Shop:       st,
 		Accounts:   st,
+		Settings:   st,
 		Sealer:     kr,
 		// Cheap argon2id: the tests check logic, not hashing cost.
 		PasswordParams: password.Params{Memory: 64, Time: 1, Threads: 1},

@@ -206,6 +206,21 @@ func TestBrowser(t *testing.T) {
 	if price != "¥49.90" || !strings.Contains(desc, "Redeem on store.steampowered.com") || strings.Contains(desc, "alert") {
 		t.Fatalf("product page: price %q, description %q", price, desc)
 	}
+	// The total before paying follows the quantity (app.js, under the CSP).
+	setQuantity := func(q string, total *string) chromedp.Action[chromedp.Void] {
+		return into(total, chromedp.Evaluate[string](`(function(){var i=document.querySelector("input[name=quantity]");i.value="`+q+
+			`";i.dispatchEvent(new Event("input"));return document.querySelector("output[data-total]").textContent})()`))
+	}
+	var total1, total3, totalBad, totalBack string
+	run("see the total",
+		into(&total1, chromedp.Text(chromedp.CSS(`output[data-total]`))),
+		setQuantity("3", &total3),
+		setQuantity("0", &totalBad),
+		setQuantity("1", &totalBack),
+	)
+	if total1 != "¥49.90" || total3 != "¥149.70" || totalBad != "—" || totalBack != "¥49.90" {
+		t.Fatalf("product page totals: 1 → %q, 3 → %q, 0 → %q, back to 1 → %q", total1, total3, totalBad, totalBack)
+	}
 	var payURL string
 	run("check out",
 		chromedp.SendKeys(chromedp.CSS(`input[name=email]`), "buyer@example.com"),
@@ -312,6 +327,27 @@ func TestBrowser(t *testing.T) {
 	if found != keys[0] {
 		t.Fatalf("lookup found %q, want %q", found, keys[0])
 	}
+
+	// On a 390 px phone the lookup's remembered orders (with their
+	// time-zone-labelled times) fit: the page is no wider than the screen,
+	// and a status never wraps.
+	width := `(function(){return document.documentElement.scrollWidth})()`
+	statusLines := `(function(){var s=document.querySelector(".status");var h=parseFloat(getComputedStyle(s).lineHeight)||20;return Math.round(s.getBoundingClientRect().height/h)})()`
+	for _, lang := range []string{"en", "zh-CN"} {
+		var w, lines int64
+		run("lookup at 390 px, "+lang,
+			chromedp.EmulateViewport(390, 844),
+			chromedp.Navigate(base+"/lookup?lang="+lang),
+			chromedp.WaitVisible(chromedp.CSS(`a[href="/orders/`+orderNo+`"]`)),
+			into(&w, chromedp.Evaluate[int64](width)),
+			into(&lines, chromedp.Evaluate[int64](statusLines)),
+			shot("lookup-390-"+lang),
+		)
+		if w > 390 || lines > 1 {
+			t.Errorf("lookup at 390 px in %s: page %d px wide, status on %d lines", lang, w, lines)
+		}
+	}
+	run("back to the desktop", chromedp.EmulateReset())
 
 	stopConsole()
 	<-consoleDone

@@ -196,6 +196,7 @@ func (m *Main) Open(ctx context.Context) error {
 		// data too; without one, only the API is served.
 		Shop:     asShop(st),
 		Accounts: asAccounts(st),
+		Settings: asSettings(st),
 	})
 	if err != nil {
 		return err
@@ -353,6 +354,15 @@ func randomHex(n int) string {
 // asShop returns st as a faka.ShopStore, or nil when it is not one.
 func asShop(st store) faka.ShopStore {
 	if s, ok := st.(faka.ShopStore); ok {
+		return s
+	}
+	return nil
+}
+
+// asSettings returns st as a faka.ShopSettingsStore, or nil when it is not
+// one.
+func asSettings(st store) faka.ShopSettingsStore {
+	if s, ok := st.(faka.ShopSettingsStore); ok {
 		return s
 	}
 	return nil

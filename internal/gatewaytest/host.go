@@ -2,7 +2,13 @@ package gatewaytest
 
 import (
 	"context"
+	"fmt"
+	"html/template"
+	"net/http"
 	"sync"
+	"time"
+
+	"github.com/faka-dev/faka/payment"
 
 	"github.com/faka-dev/faka"
 )
@@ -73,3 +79,42 @@ func (h *Host) TestMode() bool {
 	defer h.mu.Unlock()
 	return h.test
 }
+
+// Printer returns messages that are their key, followed by their
+// arguments in brackets: a test sees which message a page chose.
+func (h *Host) Printer(http.ResponseWriter, *http.Request) payment.Printer { return KeyPrinter{} }
+
+// Page writes c in a bare page: the title, a test-mode banner when
+// SetTestMode turned it on, a <meta refresh> when c asks for one, the
+// body. It sets the CSP the shop's layout sends, so that a test sees
+// what the body may use.
+func (h *Host) Page(w http.ResponseWriter, _ *http.Request, status int, c payment.PageContent) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "+
+		"form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	w.WriteHeader(status)
+	title := template.HTMLEscapeString(c.Title)
+	fmt.Fprintf(w, "<!doctype html><title>%s</title>", title)
+	if c.Refresh > 0 {
+		fmt.Fprintf(w, `<meta http-equiv="refresh" content="%d">`, int(c.Refresh/time.Second))
+	}
+	if h.TestMode() {
+		fmt.Fprint(w, `<p class="testmode">test mode</p>`)
+	}
+	fmt.Fprintf(w, "<h1>%s</h1>%s", title, c.Body)
+}
+
+// KeyPrinter is a payment.Printer whose messages are their keys, with
+// the arguments in brackets.
+type KeyPrinter struct{}
+
+// T returns key, and args in brackets when there are any.
+func (KeyPrinter) T(key string, args ...any) string {
+	if len(args) == 0 {
+		return key
+	}
+	return fmt.Sprintf("%s%v", key, args)
+}
+
+// Lang is "en".
+func (KeyPrinter) Lang() string { return "en" }

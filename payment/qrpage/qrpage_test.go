@@ -46,7 +46,8 @@ func TestPage(t *testing.T) {
 	if w.Code != http.StatusOK || calls != 1 {
 		t.Fatalf("pending order: status %d, code asked %d times\n%s", w.Code, calls, body)
 	}
-	for _, want := range []string{"9.90 CNY", "2026A", `http-equiv="refresh"`, "/orders/2026A?token=tok"} {
+	for _, want := range []string{"<h1>Alipay</h1>", "9.90 CNY", "2026A", `http-equiv="refresh" content="4"`, "/orders/2026A?token=tok",
+		"qr.scan[Alipay]", "qr.back"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the page lacks %q", want)
 		}
@@ -54,8 +55,13 @@ func TestPage(t *testing.T) {
 	if strings.Contains(body, "<script>") {
 		t.Error("the code's payload was not escaped")
 	}
-	if csp := w.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "img-src data:") || strings.Contains(csp, "script-src") {
+	// The page is the host's (the shop's layout) and its CSP allows the
+	// data: image but no inline script.
+	if csp := w.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "data:") || strings.Contains(csp, "unsafe-inline") {
 		t.Errorf("CSP %q", csp)
+	}
+	if w.Header().Get("Referrer-Policy") != "no-referrer" {
+		t.Error("the page's URL (with the buyer's token) may leak in a Referer")
 	}
 	m := imgRE.FindStringSubmatch(body)
 	if m == nil {
@@ -92,7 +98,7 @@ func TestPage(t *testing.T) {
 		order.Status = st
 		w := get(t, hd, qrpage.Path("alipay", "2026A", "tok"))
 		if w.Code != http.StatusConflict || imgRE.MatchString(w.Body.String()) || calls != before ||
-			!strings.Contains(w.Body.String(), "new order") {
+			!strings.Contains(w.Body.String(), "qr.closed[status."+string(st)+"]") || !strings.Contains(w.Body.String(), "qr.back") {
 			t.Errorf("%s order: status %d, code asked: %v", st, w.Code, calls != before)
 		}
 	}
@@ -130,7 +136,7 @@ func TestPageTestModeBanner(t *testing.T) {
 	hd := qrpage.Handler("alipay", "Alipay", h, func(context.Context, *faka.Order) (string, error) {
 		return "https://qr.alipay.com/bax0", nil
 	})
-	if body := get(t, hd, qrpage.Path("alipay", "2026A", "tok")).Body.String(); strings.Contains(body, "TEST MODE") {
+	if body := get(t, hd, qrpage.Path("alipay", "2026A", "tok")).Body.String(); strings.Contains(body, `class="testmode"`) {
 		t.Fatalf("a banner without the sandbox:\n%s", body)
 	}
 	h.SetTestMode(true)

@@ -1,10 +1,9 @@
 package sandbox
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -25,14 +24,17 @@ func payPath(orderNo string) string { return "/pay/" + Name + "/" + url.PathEsca
 // Pages serves the pay page GET /pay/sandbox/{order_no}?token=… and its
 // form POST /pay/sandbox/{order_no}/pay, which pays the order through
 // h.Confirm, the path every real notification takes, then sends the buyer
-// to the order.
+// to the order. Both are in the shop's layout and the visitor's language
+// (h.Page, h.Printer). Like a real provider's closed trade, an order that
+// is no longer pending (cancelled, expired, refunded, already paid) is not
+// paid: the page says so and nothing changes.
 func (g *Gateway) Pages(h payment.Host) http.Handler {
 	p := &pages{host: h}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /pay/"+Name+"/{order_no}", p.payPage)
 	mux.HandleFunc("POST /pay/"+Name+"/{order_no}/pay", p.pay)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		p.message(w, http.StatusNotFound, "Not found", "There is no such page.")
+		p.fail(w, r, faka.Errorf(faka.ENotFound, "there is no such page"))
 	})
 	return mux
 }
@@ -41,29 +43,21 @@ type pages struct {
 	host payment.Host
 }
 
-// payPage shows the amount and the Pay button.
+// payPage shows the amount and, while the order is pending, the Pay
+// button; always a way back to the order.
 func (p *pages) payPage(w http.ResponseWriter, r *http.Request) {
 	orderNo, token := r.PathValue("order_no"), r.URL.Query().Get("token")
 	o, err := p.order(r.Context(), orderNo, token)
 	if err != nil {
-		p.fail(w, err)
+		p.fail(w, r, err)
 		return
 	}
-	p.render(w, http.StatusOK, payTmpl, payView{
-		OrderNo: o.OrderNo,
-		Amount:  payment.FormatAmount(o.Amount, o.Currency),
-		Status:  string(o.Status),
-		Payable: !o.Status.IsPaid(),
-		Late:    o.Status == faka.StatusExpired || o.Status == faka.StatusCancelled,
-		Action:  payPath(o.OrderNo) + "/pay",
-		Left:    reservationLeft(o),
-		Token:   token,
-		Order:   p.host.OrderURL(o.OrderNo, token),
-	})
+	p.show(w, r, http.StatusOK, o, token)
 }
 
-// pay pays the order with a fresh trade number. An order already paid is
-// not paid again: a double click must not make a second payment.
+// pay pays a pending order with a fresh trade number. Any other order is
+// refused with 409 and the pay page's explanation; a double click on a
+// paid order so makes no second payment.
 func (p *pages) pay(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
@@ -72,27 +66,29 @@ func (p *pages) pay(w http.ResponseWriter, r *http.Request) {
 		} else {
 			err = faka.Errorf(faka.EBadRequest, "the form could not be read: %w", err)
 		}
-		p.fail(w, err)
+		p.fail(w, r, err)
 		return
 	}
 	orderNo, token := r.PathValue("order_no"), r.PostForm.Get("token")
 	o, err := p.order(r.Context(), orderNo, token)
 	if err != nil {
-		p.fail(w, err)
+		p.fail(w, r, err)
 		return
 	}
-	if !o.Status.IsPaid() {
-		n := faka.Notification{
-			Gateway:  Name,
-			OrderNo:  o.OrderNo,
-			TradeNo:  newTradeNo(),
-			Amount:   o.Amount,
-			Currency: o.Currency,
-		}
-		if _, err := p.host.Confirm(r.Context(), n); err != nil {
-			p.fail(w, err)
-			return
-		}
+	if o.Status != faka.StatusPending {
+		p.show(w, r, http.StatusConflict, o, token)
+		return
+	}
+	n := faka.Notification{
+		Gateway:  Name,
+		OrderNo:  o.OrderNo,
+		TradeNo:  newTradeNo(),
+		Amount:   o.Amount,
+		Currency: o.Currency,
+	}
+	if _, err := p.host.Confirm(r.Context(), n); err != nil {
+		p.fail(w, r, err)
+		return
 	}
 	http.Redirect(w, r, p.host.OrderURL(o.OrderNo, token), http.StatusSeeOther)
 }
@@ -111,35 +107,59 @@ func newTradeNo() string {
 	return "SBX" + hex.EncodeToString(b)
 }
 
+// show writes the pay page of o with status.
+func (p *pages) show(w http.ResponseWriter, r *http.Request, status int, o *faka.Order, token string) {
+	l := p.host.Printer(w, r)
+	v := payView{
+		L:       l,
+		OrderNo: o.OrderNo,
+		Amount:  payment.FormatAmount(o.Amount, o.Currency),
+		Payable: o.Status == faka.StatusPending,
+		Action:  payPath(o.OrderNo) + "/pay",
+		Left:    reservationLeft(o),
+		Token:   token,
+		Order:   p.host.OrderURL(o.OrderNo, token),
+	}
+	if !v.Payable {
+		st := l.T("status." + string(o.Status))
+		switch o.Status {
+		case faka.StatusPaid, faka.StatusDelivered, faka.StatusPaidAwaitingStock:
+			v.Closed = l.T("sandbox.paid", st)
+		default: // cancelled, expired, refunded
+			v.Closed = l.T("sandbox.closed", st)
+		}
+	}
+	p.page(w, r, status, l.T("sandbox.title"), payTmpl, v)
+}
+
 // fail shows err as a page. Internal details stay out of it; the host logs
 // the internal errors of its methods.
-func (p *pages) fail(w http.ResponseWriter, err error) {
-	status := payment.PageStatus(err)
-	p.message(w, status, http.StatusText(status), faka.ErrorMessage(err))
+func (p *pages) fail(w http.ResponseWriter, r *http.Request, err error) {
+	l := p.host.Printer(w, r)
+	p.page(w, r, payment.PageStatus(err), l.T("sandbox.error"), messageTmpl, messageView{Text: payment.PageErrorText(l, err)})
 }
 
-func (p *pages) message(w http.ResponseWriter, status int, title, text string) {
-	p.render(w, status, messageTmpl, messageView{Title: title, Text: text})
-}
-
-func (p *pages) render(w http.ResponseWriter, status int, t *template.Template, data any) {
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", pageCSP)
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	t.Execute(w, data) // a failed write means the buyer went away
+// page renders t with data as the body of a page in the shop's layout.
+func (p *pages) page(w http.ResponseWriter, r *http.Request, status int, title string, t *template.Template, data any) {
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, data); err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	p.host.Page(w, r, status, payment.PageContent{Title: title, Body: template.HTML(buf.String())}) // html/template escaped it
 }
 
 type payView struct {
-	OrderNo, Amount, Status string
-	Payable, Late           bool
-	Action, Token, Order    string
-	Left                    string // time left to pay, "" when none
+	L                    payment.Printer
+	OrderNo, Amount      string
+	Payable              bool
+	Closed               string // why the order cannot be paid
+	Action, Token, Order string
+	Left                 string // time left to pay, "" when none
 }
 
 // reservationLeft says how long a pending order stays reserved, as m:ss
-// at the time the page is made (the page has no script to count down).
+// at the time the page is made.
 func reservationLeft(o *faka.Order) string {
 	if o.Status != faka.StatusPending {
 		return ""
@@ -148,47 +168,24 @@ func reservationLeft(o *faka.Order) string {
 	return fmt.Sprintf("%d:%02d", int(left/time.Minute), int(left%time.Minute/time.Second))
 }
 
-type messageView struct{ Title, Text string }
+type messageView struct{ Text string }
 
-// style is the pages' only CSS. The CSP allows exactly it by hash, so no
-// other inline style or any script can run.
-const style = `body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;color:#222}
-.amount{font-size:2rem;font-weight:600;margin:.5rem 0 1.5rem}
-button{font-size:1.1rem;padding:.6rem 2rem;cursor:pointer}
-.note{color:#666;font-size:.9rem}
-.testmode{background:#b00020;color:#fff;font-weight:600;padding:.6rem 1rem;border-radius:.3rem}`
-
-var pageCSP = "default-src 'none'; style-src 'sha256-" + styleHash() + "'; form-action 'self'; " +
-	"frame-ancestors 'none'; base-uri 'none'"
-
-func styleHash() string {
-	sum := sha256.Sum256([]byte(style))
-	return base64.StdEncoding.EncodeToString(sum[:])
-}
-
-const layout = `{{define "top"}}<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<meta name="robots" content="noindex"><title>{{.}} · sandbox payment</title><style>` + style + `</style></head><body>
-<p class="testmode" role="alert">TEST MODE: the sandbox gateway moves no money. 测试模式：沙盒支付不产生真实付款。</p>
-{{end}}{{define "bottom"}}</body></html>
-{{end}}`
-
-var payTmpl = template.Must(template.New("pay").Parse(layout + `{{template "top" "Pay"}}
-<h1>Sandbox payment</h1>
-<p>Order <code>{{.OrderNo}}</code></p>
+var payTmpl = template.Must(template.New("pay").Parse(`<p>{{.L.T "sandbox.order"}} <code>{{.OrderNo}}</code></p>
 <p class="amount">{{.Amount}}</p>
-{{if .Left}}<p class="note">Pay within {{.Left}} (min:sec), while the order is reserved.</p>{{end}}
-{{if .Payable}}{{if .Late}}<p class="note">This order is {{.Status}}. Paying now is a late payment: you get keys if any are left, otherwise a backorder.</p>{{end}}
+{{- if .Payable}}
+{{- if .Left}}
+<p class="hint">{{.L.T "sandbox.within" .Left}}</p>
+{{- end}}
 <form method="post" action="{{.Action}}">
 <input type="hidden" name="token" value="{{.Token}}">
-<button type="submit">Pay</button>
+<button type="submit">{{.L.T "sandbox.pay"}}</button>
 </form>
-<p class="note">This is the sandbox gateway: no money moves.</p>
-{{else}}<p>This order is already paid ({{.Status}}).</p>
-<p><a href="{{.Order}}">View the order</a></p>
-{{end}}{{template "bottom"}}`))
+<p class="hint">{{.L.T "sandbox.nomoney"}}</p>
+{{- else}}
+<p class="error" role="alert">{{.Closed}}</p>
+{{- end}}
+<p class="actions"><a class="button secondary" href="{{.Order}}">{{.L.T "sandbox.back"}}</a></p>
+`))
 
-var messageTmpl = template.Must(template.New("message").Parse(layout + `{{template "top" .Title}}
-<h1>{{.Title}}</h1>
-<p>{{.Text}}</p>
-{{template "bottom"}}`))
+var messageTmpl = template.Must(template.New("message").Parse(`<p>{{.Text}}</p>
+`))

@@ -100,6 +100,16 @@ func (c *Catalog) Match(tag string) (string, bool) {
 // Negotiate picks the best supported language for an Accept-Language
 // header, by quality and then order, or Default.
 func (c *Catalog) Negotiate(acceptLanguage string) string {
+	if l, ok := c.NegotiateMatch(acceptLanguage); ok {
+		return l
+	}
+	return Default
+}
+
+// NegotiateMatch is Negotiate that reports whether the header named a
+// supported language, so that a caller can fall back to its own default
+// (the shop's default language) instead of Default.
+func (c *Catalog) NegotiateMatch(acceptLanguage string) (string, bool) {
 	best, bestQ := "", 0.0
 	for _, part := range strings.Split(acceptLanguage, ",") {
 		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
@@ -118,10 +128,7 @@ func (c *Catalog) Negotiate(acceptLanguage string) string {
 			best, bestQ = l, q
 		}
 	}
-	if best == "" {
-		return Default
-	}
-	return best
+	return best, best != ""
 }
 
 // Printer returns the messages of one language (Default when lang is not

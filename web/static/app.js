@@ -75,6 +75,50 @@
     });
   }
 
+  // The shop's notice is a <details> open by default: without this file a
+  // buyer folds it away by its summary. Here the fold is remembered for
+  // this notice's text (data-notice), so it stays closed on later visits
+  // until the merchant writes a new one.
+  function setupNotice(el) {
+    var key = "faka.notice.closed";
+    var id = el.getAttribute("data-notice");
+    try {
+      if (window.localStorage.getItem(key) === id) el.open = false;
+    } catch (e) { /* storage off: the notice just shows */ }
+    el.addEventListener("toggle", function () {
+      try {
+        if (el.open) window.localStorage.removeItem(key);
+        else window.localStorage.setItem(key, id);
+      } catch (e) { /* storage off */ }
+    });
+  }
+
+  // The product page's total: quantity × unit price, written as the
+  // server writes money (symbol or code, minor digits). An out-of-range
+  // quantity shows a dash; the server checks it anyway.
+  function setupTotal(out) {
+    var form = out.form || out.closest("form");
+    var input = form && form.querySelector("[data-total-quantity]");
+    if (!input) return;
+    var unit = parseInt(out.getAttribute("data-unit"), 10);
+    var digits = parseInt(out.getAttribute("data-digits"), 10) || 0;
+    function format(minor) {
+      var s = String(minor);
+      if (digits > 0) {
+        while (s.length <= digits) s = "0" + s;
+        s = s.slice(0, s.length - digits) + "." + s.slice(s.length - digits);
+      }
+      return out.getAttribute("data-prefix") + s + out.getAttribute("data-suffix");
+    }
+    function update() {
+      var q = Number(input.value);
+      var min = Number(input.min) || 1, max = Number(input.max) || Infinity;
+      out.textContent = Number.isInteger(q) && q >= min && q <= max ? format(unit * q) : "—";
+    }
+    input.addEventListener("input", update);
+    update();
+  }
+
   function each(sel, fn) {
     var els = document.querySelectorAll(sel);
     for (var i = 0; i < els.length; i++) fn(els[i]);
@@ -85,5 +129,7 @@
     each("[data-deadline]", setupCountdown);
     each("form[data-confirm]", setupConfirm);
     each("[data-select-all]", setupSelectAll);
+    each("details[data-notice]", setupNotice);
+    each("output[data-total]", setupTotal);
   });
 })();
