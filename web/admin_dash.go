@@ -91,7 +91,7 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, p *page, _ *f
 		at, path, ok := s.cfg.LastBackup()
 		d.Backup = backupInfo{Shown: true, Done: ok, Path: path}
 		if ok {
-			d.Backup.At = at.In(s.loc).Format("2006-01-02 15:04 MST")
+			d.Backup.At = formatTime(at, p.Loc)
 			d.Backup.Stale = time.Since(at) > 48*time.Hour
 		}
 	}

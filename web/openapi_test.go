@@ -107,6 +107,12 @@ func TestOpenAPIDescribesTheAPI(t *testing.T) {
 	a := &apiCheck{t: t, b: g.bundle, router: router, seen: map[string]bool{}}
 
 	a.want(a.call("GET", "/api/v1/openapi.json", ""), 200)
+	// The shop's settings.
+	a.want(a.call("GET", "/api/v1/shop", ""), 200)
+	a.want(a.call("PATCH", "/api/v1/shop", `{"name":"x"}`), 401)
+	a.want(a.admin("PATCH", "/api/v1/shop", `{"name":`), 400)
+	a.want(a.admin("PATCH", "/api/v1/shop", `{"timezone":"Mars/Olympus"}`), 422)
+	a.want(a.admin("PATCH", "/api/v1/shop", `{"name":"Cards & Co","timezone":"Europe/Berlin"}`), 200)
 	// Products.
 	a.want(a.call("POST", "/api/v1/products", `{"name":"x","price":1,"currency":"CNY"}`), 401)
 	a.want(a.admin("POST", "/api/v1/products", `{"name":`), 400)
