@@ -17,6 +17,7 @@ func (s *Store) MetaSetIfAbsent(ctx context.Context, name string, value []byte) 
 	}
 	var stored []byte
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		ctx := context.WithoutCancel(ctx) // see Store.Tx
 		if _, err := tx.ExecContext(ctx, `INSERT INTO meta (name, value, created_at) VALUES (?, ?, ?)
 			ON CONFLICT (name) DO NOTHING`, name, value, s.nowMS()); err != nil {
 			return fmt.Errorf("meta %q: %w", name, err)

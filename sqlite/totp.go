@@ -36,6 +36,7 @@ func (s *Store) TOTPBegin(ctx context.Context, adminID int64, sealedSecret []byt
 		return faka.Errorf(faka.EInvalid, "an enrolment needs a sealed secret")
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		ctx := context.WithoutCancel(ctx) // see Store.Tx
 		res, err := tx.ExecContext(ctx, `INSERT INTO admin_totp (admin_id, secret, created_at) VALUES (?, ?, ?)
 			ON CONFLICT (admin_id) DO UPDATE SET secret = excluded.secret, created_at = excluded.created_at, last_step = 0
 			WHERE admin_totp.confirmed_at IS NULL`, adminID, sealedSecret, s.nowMS())
@@ -52,6 +53,7 @@ func (s *Store) TOTPBegin(ctx context.Context, adminID int64, sealedSecret []byt
 // TOTPConfirm implements faka.TwoFactorStore.
 func (s *Store) TOTPConfirm(ctx context.Context, adminID, step int64, codeHashes [][]byte) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		ctx := context.WithoutCancel(ctx) // see Store.Tx
 		res, err := tx.ExecContext(ctx, `UPDATE admin_totp SET confirmed_at = ?, last_step = ?
 			WHERE admin_id = ? AND confirmed_at IS NULL`, s.nowMS(), step, adminID)
 		if err != nil {
@@ -99,6 +101,7 @@ func (s *Store) RecoveryCodesLeft(ctx context.Context, adminID int64) (int, erro
 // TOTPDelete implements faka.TwoFactorStore.
 func (s *Store) TOTPDelete(ctx context.Context, adminID int64) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		ctx := context.WithoutCancel(ctx) // see Store.Tx
 		if _, err := tx.ExecContext(ctx, `DELETE FROM admin_recovery_codes WHERE admin_id = ?`, adminID); err != nil {
 			return fmt.Errorf("delete recovery codes of account %d: %w", adminID, err)
 		}
@@ -114,6 +117,7 @@ func (s *Store) TOTPDelete(ctx context.Context, adminID int64) error {
 func (s *Store) execChanged(ctx context.Context, what, query string, args ...any) (bool, error) {
 	var changed bool
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		ctx := context.WithoutCancel(ctx) // see Store.Tx
 		res, err := tx.ExecContext(ctx, query, args...)
 		if err != nil {
 			return fmt.Errorf("%s: %w", what, err)
